@@ -94,7 +94,7 @@ def decode(img: Image.Image, path: Path) -> np.ndarray:
         raise DatasetError(f"{path} is damaged or truncated ({exc}); replace it.", path) from None
     if arr.dtype != np.uint8:
         arr = _stretch(arr)
-    return np.ascontiguousarray(arr)
+    return np.array(arr, order="C")  # writable: Pillow's buffer view is read-only
 
 
 def read_image(path: Path) -> np.ndarray:

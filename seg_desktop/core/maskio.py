@@ -61,7 +61,7 @@ def read_raw_mask(path: Path) -> tuple[np.ndarray, str, bytes | None]:
         raise DatasetError(f"{path} is damaged or truncated ({exc}); replace it.", path) from None
     finally:
         img.close()
-    return np.ascontiguousarray(arr), mode, palette
+    return np.array(arr, order="C"), mode, palette  # a writable copy: callers edit masks in place
 
 
 def _is_gray(rgb: np.ndarray) -> bool:
