@@ -1,0 +1,205 @@
+"""Run the training engine in a child process and relay its listener calls back over a pipe.
+
+Why a child process rather than a thread (measured in tests/benchmarks/bench_responsiveness.py, see the README
+of the training panel): TensorFlow in the GUI process competes with the GUI thread for the interpreter lock and the
+CPU, keeps GPU memory for the life of the process (tensorflow/tensorflow#17048) and takes the whole window down
+when the system kills it for memory. In a child ('spawn', so no TensorFlow or Qt state is forked), a crash or a
+kill ends only the child and becomes one clear error, the child runs at a lower CPU priority so the window stays
+smooth on two cores, and each run releases all its memory when it ends.
+
+The caller sees the same interface as `seg_desktop.ml.train.train`: a listener (any object with the
+`TrainListener` methods) receives on_train_begin/on_batch_end/on_epoch_end/on_train_end/on_error in the calling
+thread, and `stop` (anything with is_set()) is forwarded so the engine stops within one batch. This module
+imports neither Qt nor TensorFlow; only the child imports `seg_desktop.ml.train`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import DatasetError
+from .config import TrainConfig
+
+_LISTENER_METHODS = frozenset({"on_train_begin", "on_batch_end", "on_epoch_end", "on_train_end", "on_error"})
+# Niceness added to the child: training yields the CPU to the window whenever the window needs it.
+CHILD_NICENESS = 10
+_POLL_S = 0.05
+# Errors whose message is already the one clear sentence for the user (the engine's contract).
+_EXPECTED_ERRORS = frozenset({"DatasetError", "ValueError", "TrainingError"})
+
+
+class ChildProcessFailed(Exception):
+    """The child raised something other than DatasetError/ValueError, or died; the message is one sentence."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # the child's exception class name, or "died"
+
+
+@dataclass
+class RunSummary:
+    """What `train()`'s Run holds, in plain types, so the parent needs no TensorFlow import to receive it."""
+
+    folder: Path
+    config: TrainConfig
+    history: list[dict]
+    stopped: bool
+    best_val_mean_iou: float | None
+
+
+class _PipeListener:
+    """Child side: every listener call becomes a message to the parent."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        if name not in _LISTENER_METHODS:
+            raise AttributeError(name)
+
+        def relay(*args: Any) -> None:
+            if name == "on_train_end":
+                args = (_summary(args[0]),)
+            self._conn.send(("call", name, args))
+
+        return relay
+
+
+def _summary(run: Any) -> RunSummary:
+    return RunSummary(Path(run.folder), run.config, list(run.history), bool(run.stopped), run.best_val_mean_iou)
+
+
+def _child_main(func: Callable[..., Any], args: tuple, conn: Connection, stop: Any) -> None:
+    """Entry point of the child: call func(*args, listener=..., stop=...) and send back its result or error."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the terminal is the parent's to handle
+    try:
+        os.nice(CHILD_NICENESS)  # before TensorFlow starts its threads, which inherit it
+    except OSError:
+        pass
+    try:
+        result = func(*args, listener=_PipeListener(conn), stop=stop)
+        conn.send(("return", result))
+    except BaseException as exc:  # everything reaches the parent as one message, never a silent exit
+        path = getattr(exc, "path", None)
+        conn.send(("raise", type(exc).__name__, str(exc) or type(exc).__name__, None if path is None else str(path)))
+    finally:
+        conn.close()
+
+
+def _train_entry(config: TrainConfig, listener: Any, stop: Any) -> RunSummary:
+    from .train import train  # TensorFlow is imported here, in the child only
+
+    return _summary(train(config, listener=listener, stop=stop))
+
+
+def _death_message(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        if -exitcode == signal.SIGKILL:
+            return (f"The training process was killed ({name}), most often because the computer ran out of "
+                    "memory; try a smaller batch, image size or model.")
+        return f"The training process crashed ({name}); try a smaller batch, image size or model."
+    return f"The training process ended unexpectedly (exit code {exitcode}); see the terminal for details."
+
+
+class ChildRunner:
+    """One call of `func(*args, listener=..., stop=...)` in a fresh 'spawn' child process.
+
+    `run()` blocks the calling thread (the GUI's worker thread) while relaying listener calls; `kill()` may be
+    called from any other thread to end the child at once (used when a stop does not finish in time).
+    """
+
+    def __init__(self, func: Callable[..., Any], *args: Any) -> None:
+        self._func, self._args = func, args
+        self._ctx = multiprocessing.get_context("spawn")
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._killed = threading.Event()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def kill(self) -> None:
+        self._killed.set()
+        process = self._process
+        if process is not None and process.is_alive():
+            process.kill()
+
+    def run(self, listener: Any = None, stop: Any = None) -> Any:
+        """Start the child, relay its listener calls until it ends, and return its result or raise its error.
+
+        DatasetError and ValueError are raised again as themselves; any other failure, the child dying included,
+        as ChildProcessFailed. In every failure case the listener's on_error has received the message once.
+        """
+        parent_conn, child_conn = self._ctx.Pipe(duplex=False)
+        child_stop = self._ctx.Event()
+        process = self._ctx.Process(target=_child_main, args=(self._func, self._args, child_conn, child_stop),
+                                    name="seg-desktop-training", daemon=True)
+        self._process = process
+        process.start()
+        child_conn.close()  # the parent keeps only the read end, so the child's exit is seen as EOF
+        if self._killed.is_set():
+            process.kill()
+        error_reported = False
+        outcome: tuple | None = None
+        try:
+            while outcome is None:
+                if stop is not None and stop.is_set() and not child_stop.is_set():
+                    child_stop.set()
+                ready = wait([parent_conn, process.sentinel], timeout=_POLL_S)
+                if parent_conn not in ready and process.sentinel in ready and not parent_conn.poll():
+                    break  # the child ended without a final message
+                if parent_conn not in ready:
+                    continue
+                try:
+                    message = parent_conn.recv()
+                except (EOFError, OSError):
+                    break
+                if message[0] == "call":
+                    _, name, args = message
+                    error_reported |= name == "on_error"
+                    if listener is not None and hasattr(listener, name):
+                        getattr(listener, name)(*args)
+                else:
+                    outcome = message
+        finally:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            parent_conn.close()
+            self._process = None
+        if outcome is not None and outcome[0] == "return":
+            return outcome[1]
+        if outcome is None:
+            if self._killed.is_set():
+                kind, text, path = "died", "Training was ended before it could stop by itself.", None
+            else:
+                kind, text, path = "died", _death_message(process.exitcode), None
+        else:
+            _, kind, text, path = outcome
+            if kind not in _EXPECTED_ERRORS:  # a bug rather than bad input: say what kind of failure it was
+                text = f"Training failed with {kind}: {text}"
+        if not error_reported and listener is not None and hasattr(listener, "on_error"):
+            listener.on_error(text)
+        if kind == "DatasetError":
+            raise DatasetError(text, path)
+        if kind == "ValueError":
+            raise ValueError(text)
+        raise ChildProcessFailed(text, kind)
+
+
+def train_in_child(config: TrainConfig, listener: Any = None, stop: Any = None) -> RunSummary:
+    """`seg_desktop.ml.train.train` in a child process; the same listener and stop semantics, a RunSummary back."""
+    return ChildRunner(_train_entry, config).run(listener, stop)
