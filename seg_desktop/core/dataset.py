@@ -158,7 +158,11 @@ def _list_images(folder: Path, problems: list[Problem], recursive: bool = False)
                     continue
                 size = entry.stat().st_size
             except OSError as exc:
-                problems.append(Problem(path, f"{path} cannot be read ({exc.strerror}); fix or remove it."))
+                if path.is_symlink() and not path.exists():
+                    problems.append(Problem(path, f"{path} is a link to a file that does not exist; "
+                                                  "fix or remove the link."))
+                else:
+                    problems.append(Problem(path, f"{path} cannot be read ({exc.strerror}); fix or remove it."))
                 continue
             if size == 0:
                 problems.append(Problem(path, f"{path} is an empty file (0 bytes); replace or delete it."))
