@@ -96,6 +96,9 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
         self.supports_jit = False
 
     def call(self, inputs: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        # EnsureShape is a barrier for Grappler's "MaxPool(Relu(x)) -> Relu(MaxPool(x))" rewrite (TF 2.21), which
+        # mis-wires the int64 argmax output and makes TF drop every graph optimisation of the whole function.
+        inputs = tf.ensure_shape(inputs, inputs.shape)
         pooled, indices = tf.nn.max_pool_with_argmax(
             inputs,
             ksize=self.pool_size,
@@ -127,9 +130,9 @@ class MaxUnpooling2D(keras.layers.Layer):
     """SegNet unpooling: ``[values, indices, pre_pool]`` -> ``values`` scattered to ``indices``, zeros elsewhere.
 
     The output takes the dynamic shape of ``pre_pool`` (the tensor that was pooled; ``values`` must have its
-    channel count, since ``indices`` address its layout), so odd sizes come back exactly (75 -> 38 -> 75, not 76) and ``None`` sizes work. It is the
-    sparse, parameter-free upsampling that distinguishes SegNet from nearest-neighbour or transposed-conv
-    upsampling. ``supports_jit = False`` to match its pooling partner.
+    channel count, since ``indices`` address its layout), so odd sizes come back exactly (75 -> 38 -> 75, not
+    76) and ``None`` sizes work. It is the sparse, parameter-free upsampling that distinguishes SegNet from
+    nearest-neighbour or transposed-conv upsampling. ``supports_jit = False`` to match its pooling partner.
     """
 
     def __init__(self, **kwargs) -> None:
@@ -139,11 +142,7 @@ class MaxUnpooling2D(keras.layers.Layer):
     def call(self, inputs: list[tf.Tensor]) -> tf.Tensor:
         values, indices, pre_pool = inputs
         out_shape = tf.shape(pre_pool, out_type=tf.int64)
-        flat = tf.scatter_nd(
-            tf.reshape(indices, [-1, 1]),
-            tf.reshape(values, [-1]),
-            tf.reduce_prod(out_shape, keepdims=True),
-        )
+        flat = tf.scatter_nd(tf.expand_dims(indices, -1), values, tf.reduce_prod(out_shape, keepdims=True))
         unpooled = tf.reshape(flat, out_shape)
         return tf.ensure_shape(
             unpooled, self.compute_output_shape([values.shape, indices.shape, pre_pool.shape])
