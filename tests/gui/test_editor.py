@@ -256,3 +256,16 @@ def test_middle_button_drag_pans_without_painting(editor):
     moved = editor.view.mapToScene(viewport.rect().center())
     assert moved.x() < start.x() and moved.y() < start.y()
     assert not editor.mask().any()
+
+
+def test_hover_shows_the_brush_outline_and_the_class_under_the_cursor(editor):
+    messages = []
+    editor.statusMessage.connect(messages.append)
+    editor.set_brush_size(5)
+    QTest.mouseMove(editor.view.viewport(), vp(editor, 10, 7))
+    outline = editor._cursor
+    assert outline.isVisible() and (outline.pos().x(), outline.pos().y()) == (10.5, 7.5)
+    assert outline.rect().width() == 11  # scene units: the on-screen circle grows with the zoom
+    assert messages[-1] == "x 10, y 7: background (0)"
+    editor.set_tool("fill")
+    assert not outline.isVisible()

@@ -13,7 +13,7 @@ from functools import partial
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QPen, QUndoGroup, QUndoStack
+from PySide6.QtGui import QColor, QGuiApplication, QKeyEvent, QPen, QUndoGroup, QUndoStack
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsScene, QVBoxLayout, QWidget
 
 from ...core.classes import ClassSet
@@ -372,7 +372,8 @@ class MaskEditor(QWidget):
         self._tool.move(pos)
         pixel = to_pixel(pos)
         mask = self.live_mask()
-        if pixel != self._last_hover and 0 <= pixel[0] < mask.shape[1] and 0 <= pixel[1] < mask.shape[0]:
+        hovering = QGuiApplication.mouseButtons() == Qt.MouseButton.NoButton  # no readout spam while dragging
+        if hovering and pixel != self._last_hover and 0 <= pixel[0] < mask.shape[1] and 0 <= pixel[1] < mask.shape[0]:
             self._last_hover = pixel
             value = int(mask[pixel[1], pixel[0]])
             self.status(f"x {pixel[0]}, y {pixel[1]}: {self._classes.name_of(value)} ({value})")
