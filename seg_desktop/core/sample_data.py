@@ -46,8 +46,8 @@ def make_sample_dataset(out_dir: Path | str, n: int = 40, size: int = 128, seed:
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    if size < 32:
-        raise ValueError(f"size must be at least 32 pixels, got {size}")
+    if size < 16:
+        raise ValueError(f"size must be at least 16 pixels, got {size}")
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
