@@ -15,9 +15,14 @@ _PACKAGE = "seg_desktop"
 
 
 def conv_bn_relu(x: keras.KerasTensor, filters: int, name: str) -> keras.KerasTensor:
-    """3x3 conv (with bias, so VGG16 kernels and biases load 1:1) -> BatchNorm -> ReLU; layers named ``name*``."""
+    """3x3 conv (with bias, so VGG16 kernels and biases load 1:1) -> BatchNorm -> ReLU; layers named ``name*``.
+
+    BatchNorm momentum is 0.9, not Keras' 0.99: labelling projects are small (tens of images, a few hundred steps),
+    and with 0.99 the moving statistics lag so far behind the weights that a model with a good training loss
+    predicts garbage at inference (measured: val mean IoU 0.15 vs 0.88 on the sample data after 60 steps).
+    """
     x = keras.layers.Conv2D(filters, 3, padding="same", name=name)(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
     return keras.layers.Activation("relu", name=f"{name}_relu")(x)
 
 
