@@ -1,0 +1,1 @@
+"""The PySide6 desktop interface; the only package that imports Qt (see DESIGN.md, Layers)."""

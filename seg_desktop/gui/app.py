@@ -1,0 +1,39 @@
+"""Start the desktop app: one QApplication, QSettings names, the main window, then the folder.
+
+The window is shown before the folder is scanned (and long before anything imports TensorFlow), so the app is
+on screen at once even for a large folder.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from .main_window import MainWindow
+
+ORG_NAME = "seg-desktop"
+APP_NAME = "seg-desktop"
+
+
+def create_app() -> QApplication:
+    """The QApplication with the names QSettings files are stored under (reused when one exists, e.g. in tests)."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORG_NAME)
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName("seg-desktop")
+    return app
+
+
+def main(folder: Path | None = None) -> int:
+    """Run the GUI on `folder` (None: the built-in sample dataset) until the window closes; the exit code."""
+    app = create_app()
+    window = MainWindow()
+    window.show()
+    if folder is None:
+        QTimer.singleShot(0, window.open_sample)
+    else:
+        QTimer.singleShot(0, lambda: window.open_folder(Path(folder)))
+    return app.exec()
