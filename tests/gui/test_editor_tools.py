@@ -129,3 +129,11 @@ def test_prediction_brush_copies_the_reference(editor):
     assert np.array_equal(editor.mask(), expected)
     editor.undo()
     assert np.array_equal(editor.mask(), halves())
+
+
+def test_switching_tool_drops_an_open_polygon(editor):
+    start(editor, np.zeros((H, W), np.uint8), "polygon")
+    for x, y in [(5, 5), (40, 8), (30, 40)]:
+        click(editor, x, y)
+    editor.set_tool("brush")
+    assert not editor.mask().any() and editor.undo_group().activeStack().count() == 0

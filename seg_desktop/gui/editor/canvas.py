@@ -89,7 +89,6 @@ class MaskEditor(QWidget):
         self.view.released.connect(self._on_release)
         self.view.doubleClicked.connect(self._on_double_click)
         self.view.left.connect(self._on_leave)
-        self.view.zoomChanged.connect(lambda _: self._update_cursor(None))
 
     # samples ----------------------------------------------------------------------------------------------
     def set_sample(self, key: str, image: np.ndarray, mask: np.ndarray | None, classes: ClassSet) -> None:
@@ -114,8 +113,10 @@ class MaskEditor(QWidget):
             sample = None
         if sample is None:
             data = np.zeros(shape, np.uint8) if mask is None else np.array(mask, dtype=np.uint8, copy=True)
-            stack = QUndoStack(self)
-            stack.cleanChanged.connect(partial(self._on_clean_changed, key))
+            # parentless, owned by self._samples: a child stack would be cleared (emitting cleanChanged into
+            # this half-destroyed widget) when the widget dies; a bound-method slot is disconnected on its own
+            stack = QUndoStack()
+            stack.cleanChanged.connect(self._on_clean_changed)
             self._group.addStack(stack)
             sample = self._samples[key] = _Sample(data, stack)
         old_size = None if self._photo is None else self._photo.boundingRect().size()
@@ -245,9 +246,6 @@ class MaskEditor(QWidget):
         if self._overlay is not None:
             self._overlay.setOpacity(self._opacity)
 
-    def overlay_opacity(self) -> float:
-        return self._opacity
-
     def set_overlay_visible(self, visible: bool) -> None:
         if visible == self._overlay_visible:
             return
@@ -322,8 +320,8 @@ class MaskEditor(QWidget):
             self.show_patch(bbox)
         self.maskChanged.emit(key)
 
-    def _on_clean_changed(self, key: str, clean: bool) -> None:
-        if key == self._key:
+    def _on_clean_changed(self, clean: bool) -> None:
+        if self._key is not None and self.sender() is self._samples[self._key].stack:
             self.dirtyChanged.emit(not clean)
 
     def _drop_if_untouched(self, key: str) -> None:

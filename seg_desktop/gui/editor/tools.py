@@ -79,7 +79,7 @@ class Tool:
         return False
 
     def finish(self) -> None:
-        """Commit unfinished work (called before undo, tool or image switch)."""
+        """Settle unfinished work before an undo, tool or image switch: commit a drag, drop an open outline."""
 
     def cancel(self) -> None:
         """Drop previews and gesture state without editing."""
@@ -182,13 +182,13 @@ class PolygonTool(Tool):
             self._preview(p)
 
     def double_click(self, p: QPointF) -> None:
-        self.finish()
+        self.close()
 
     def key(self, key: int) -> bool:
         if not self._points:
             return False
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.finish()
+            self.close()
         elif key == Qt.Key.Key_Escape:
             self.cancel()
         elif key == Qt.Key.Key_Backspace:
@@ -199,6 +199,10 @@ class PolygonTool(Tool):
         return True
 
     def finish(self) -> None:
+        self.cancel()  # an open outline is not a decision: switching tool or undoing drops it
+
+    def close(self) -> None:
+        """Fill the outline drawn so far (double-click or Enter)."""
         points = self._points
         self.cancel()
         if len(points) >= 3:

@@ -32,10 +32,6 @@ class EditCommand(QUndoCommand):
         self._changed = changed
         self._applied = True
 
-    @property
-    def edit(self) -> Edit:
-        return self._edit
-
     def redo(self) -> None:
         if self._applied:
             return

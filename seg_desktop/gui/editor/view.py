@@ -61,6 +61,10 @@ class EditorView(QGraphicsView):
         self._update_smoothing()
         self.zoomChanged.emit(self.zoom())
 
+    def set_zoom(self, zoom: float) -> None:
+        """Show the image at `zoom` screen pixels per image pixel (1.0: one to one), about the view centre."""
+        self.zoom_by(zoom / self.zoom())
+
     def fit_to_window(self) -> None:
         rect = self.sceneRect()
         if rect.isEmpty():
