@@ -147,7 +147,7 @@ def magic_wand(
 
 def grabcut(
     image_rgb: np.ndarray, mask: np.ndarray, box: tuple[float, float, float, float], value: int, *,
-    iterations: int = 3,
+    iterations: int = 3, lock: int | None = None,
 ) -> Edit | None:
     """Segment the object inside `box` (x0, y0, x1, y1) with OpenCV GrabCut and paint its pixels `value`.
 
@@ -173,6 +173,8 @@ def grabcut(
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.grabCut(crop, labels, (rx0, ry0, rx1 - rx0, ry1 - ry0), bgd, fgd, iterations, cv2.GC_INIT_WITH_RECT)
     region = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    if lock is not None:
+        region &= _sub(mask, y0, x0, region) == lock
     return _commit(mask, y0, x0, region, value)
 
 

@@ -175,6 +175,10 @@ def test_grabcut_finds_a_bright_disc_on_textured_background() -> None:
     assert iou > 0.8, iou
     _check_round_trip(np.zeros_like(mask), mask, edit)
     assert grabcut(image, mask, (5, 5, 6, 6), 2) is None
+    locked = np.zeros((h, w), np.uint8)
+    locked[:, : w // 2] = 1  # only the left half may be painted over
+    grabcut(image, locked, (65, 35, 156, 126), 2, lock=1)
+    assert (locked[:, w // 2:] == 0).all() and ((locked == 2) & disc).sum() > 0.3 * disc.sum()
 
 
 def test_copy_from_copies_prediction_under_brush_only() -> None:

@@ -294,7 +294,7 @@ class GrabCutTool(Tool):
         h = self.host
         h.status("GrabCut running…")
         edit = grabcut(h.image(), h.live_mask(), (x0, y0, x1 + 1, y1 + 1), h.current_class(),
-                       iterations=h.grabcut_iterations())
+                       iterations=h.grabcut_iterations(), lock=h.lock_class())
         h.commit(self.label, edit)
         h.status("GrabCut: box too small or nothing found." if edit is None else "GrabCut done.")
 
