@@ -190,8 +190,9 @@ class BrowserFilter(QSortFilterProxyModel):
         self.text = ""
 
     def set_filters(self, status: str | None = None, split: str | None = None, text: str = "") -> None:
+        self.beginFilterChange()
         self.status, self.split, self.text = status, split, text.strip().lower()
-        self.invalidateRowsFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
         row = self.sourceModel().rows[source_row]
