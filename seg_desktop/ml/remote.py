@@ -100,6 +100,12 @@ def _train_entry(config: TrainConfig, listener: Any, stop: Any) -> RunSummary:
     return _summary(train(config, listener=listener, stop=stop))
 
 
+def user_message(kind: str, text: str) -> str:
+    """The sentence to show for an exception of class `kind`: the engine's own errors already are one clear
+    sentence; anything else is a bug rather than bad input, so it says what kind of failure it was."""
+    return text if kind in _EXPECTED_ERRORS else f"Training failed with {kind}: {text}"
+
+
 def _death_message(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         try:
@@ -189,8 +195,7 @@ class ChildRunner:
                 kind, text, path = "died", _death_message(process.exitcode), None
         else:
             _, kind, text, path = outcome
-            if kind not in _EXPECTED_ERRORS:  # a bug rather than bad input: say what kind of failure it was
-                text = f"Training failed with {kind}: {text}"
+            text = user_message(kind, text)
         if not error_reported and listener is not None and hasattr(listener, "on_error"):
             listener.on_error(text)
         if kind == "DatasetError":
@@ -200,6 +205,11 @@ class ChildRunner:
         raise ChildProcessFailed(text, kind)
 
 
+def training_runner(config: TrainConfig) -> ChildRunner:
+    """A runner for `seg_desktop.ml.train.train(config)`; keep it to be able to kill() the child."""
+    return ChildRunner(_train_entry, config)
+
+
 def train_in_child(config: TrainConfig, listener: Any = None, stop: Any = None) -> RunSummary:
     """`seg_desktop.ml.train.train` in a child process; the same listener and stop semantics, a RunSummary back."""
-    return ChildRunner(_train_entry, config).run(listener, stop)
+    return training_runner(config).run(listener, stop)

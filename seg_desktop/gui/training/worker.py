@@ -1,0 +1,95 @@
+"""The training worker: a QObject moved to a QThread that drives `ml.train.train` and turns its listener calls into
+Qt signals, so the GUI thread never calls TensorFlow (and, in the default child-process mode, never imports it).
+
+Two modes, same engine and same listener:
+- in_child=True (the default, chosen by measurement, see tests/benchmarks/bench_responsiveness.py): the thread
+  relays a 'spawn' child process (seg_desktop.ml.remote) that runs train(); an out-of-memory kill or a crash ends
+  only the child, GPU memory is released after every run, and the window keeps its CPU share.
+- in_child=False: train() runs in this thread of the GUI process (no start-up cost; for debugging).
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from seg_desktop.ml.config import TrainConfig
+from seg_desktop.ml.listener import TrainListener
+from seg_desktop.ml.remote import ChildRunner, training_runner, user_message
+
+
+class _SignalListener(TrainListener):
+    """Emits the worker's signals for the engine's calls (made in the worker thread; queued to the GUI)."""
+
+    def __init__(self, worker: "TrainingWorker") -> None:
+        self._worker = worker
+        self._epoch = 0
+        self._steps = 0
+
+    def on_train_begin(self, info: dict) -> None:
+        self._epoch = int(info.get("initial_epoch", 0) or 0)
+        self._steps = int(info.get("steps_per_epoch", 0) or 0)
+        self._worker.began.emit(dict(info))
+
+    def on_batch_end(self, step: int, logs: dict) -> None:
+        self._worker.batchDone.emit(self._epoch, int(step), self._steps, float(logs.get("loss", float("nan"))))
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        self._epoch = int(epoch) + 1
+        self._worker.epochDone.emit(int(epoch), dict(logs))
+
+    # on_train_end / on_error stay no-ops: `finished` and `failed` are emitted once train() returns or raises.
+
+
+class TrainingWorker(QObject):
+    """One training run. Create it, moveToThread(thread), connect thread.started to run(); `done` ends the thread.
+
+    request_stop() and kill() may be called from the GUI thread while run() executes in the worker thread.
+    """
+
+    began = Signal(dict)  # on_train_begin info: run_dir, epochs, steps_per_epoch, initial_epoch, ...
+    batchDone = Signal(int, int, int, float)  # epoch (0-based), step (0-based), steps per epoch, loss
+    epochDone = Signal(int, dict)  # epoch (0-based), the history.csv row
+    finished = Signal(str, bool)  # run folder, stopped early
+    failed = Signal(str)  # one clear sentence
+    done = Signal()  # after finished or failed
+
+    def __init__(self, config: TrainConfig, in_child: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        self.in_child = in_child
+        self._stop = threading.Event()
+        self._runner: ChildRunner | None = training_runner(config) if in_child else None
+
+    def request_stop(self) -> None:
+        """Ask the engine to stop after the current batch; it still saves the best checkpoint and history."""
+        self._stop.set()
+
+    def kill(self) -> None:
+        """End a child-process run at once (when a stop did not finish in time). No effect in thread mode."""
+        self._stop.set()
+        if self._runner is not None:
+            self._runner.kill()
+
+    @Slot()
+    def run(self) -> None:
+        listener = _SignalListener(self)
+        try:
+            if self._runner is not None:
+                run = self._runner.run(listener, self._stop)
+            else:
+                from seg_desktop.ml.train import train  # TensorFlow loads here, in the worker thread
+
+                run = train(self.config, listener=listener, stop=self._stop)
+        except Exception as exc:  # every failure reaches the panel as one sentence, never a traceback dialog
+            if type(exc).__name__ not in ("DatasetError", "ValueError", "TrainingError", "ChildProcessFailed"):
+                traceback.print_exc()  # a bug: keep the details for the terminal
+            message = str(exc) if type(exc).__name__ == "ChildProcessFailed" else user_message(
+                type(exc).__name__, str(exc) or type(exc).__name__)
+            self.failed.emit(message)
+        else:
+            self.finished.emit(str(run.folder), bool(run.stopped))
+        finally:
+            self.done.emit()
