@@ -81,7 +81,7 @@ def main(n: int = 10_000) -> None:
         window.browser.view.viewport().installEventFilter(watch)
         t0 = time.perf_counter()
         window.open_folder(folder)
-        t_paint = wait(app, lambda: watch.painted_at is not None)
+        wait(app, lambda: watch.painted_at is not None)
         print(f"open_folder -> browser painted with {window.browser.model.rowCount()} rows: "
               f"{watch.painted_at - t0:.3f} s")
         t_editor = wait(app, lambda: window.editor.current_key() is not None)
@@ -90,7 +90,6 @@ def main(n: int = 10_000) -> None:
         first = window.browser.model.rows[0]
         t_thumb = wait(app, lambda: thumbs.request(first.key, first.path) is not None and not thumbs._in_flight)
         print(f"open_folder -> visible thumbnails decoded ({len(thumbs._cache)} of {n}): {t_thumb - t0:.3f} s")
-        del t_paint
 
         view = window.browser.view
         for label, action in (

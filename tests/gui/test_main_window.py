@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -58,7 +59,7 @@ def test_window_is_shown_before_tensorflow_is_imported():
         print(w.isVisible(), 'tensorflow' in sys.modules, 'keras' in sys.modules)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.stdout.split() == ["True", "False", "False"], out.stderr
 
 
