@@ -1,9 +1,9 @@
 """Run the training engine in a child process and relay its listener calls back over a pipe.
 
-Why a child process rather than a thread (measured in tests/benchmarks/bench_responsiveness.py, see the README
-of the training panel): TensorFlow in the GUI process competes with the GUI thread for the interpreter lock and the
-CPU, keeps GPU memory for the life of the process (tensorflow/tensorflow#17048) and takes the whole window down
-when the system kills it for memory. In a child ('spawn', so no TensorFlow or Qt state is forked), a crash or a
+Why a child process rather than a thread (measured by tests/benchmarks/bench_responsiveness.py): TensorFlow in
+the GUI process competes with the GUI thread for the interpreter lock and the CPU, keeps GPU memory for the life
+of the process (tensorflow/tensorflow#17048), and an out-of-memory in it ends the whole process, window included
+(measured: a fit past an address-space limit dies with SIGSEGV, no Python exception). In a child ('spawn', so no TensorFlow or Qt state is forked), a crash or a
 kill ends only the child and becomes one clear error, the child runs at a lower CPU priority so the window stays
 smooth on two cores, and each run releases all its memory when it ends.
 
@@ -115,7 +115,8 @@ def _death_message(exitcode: int | None) -> str:
         if -exitcode == signal.SIGKILL:
             return (f"The training process was killed ({name}), most often because the computer ran out of "
                     "memory; try a smaller batch, image size or model.")
-        return f"The training process crashed ({name}); try a smaller batch, image size or model."
+        return (f"The training process crashed ({name}), often because it ran out of memory; try a smaller batch, "
+                "image size or model.")
     return f"The training process ended unexpectedly (exit code {exitcode}); see the terminal for details."
 
 

@@ -7,6 +7,11 @@ run includes importing TensorFlow in the worker thread, which the child mode nev
 It prints the longest and the 99th-percentile gap between ticks for the whole run and for the training phase
 (first batch to the end). Target: longest < 100 ms, p99 < 30 ms.
 
+Then the out-of-memory check: a Keras fit that needs more memory than allowed (RLIMIT_AS = current size +
+1.5 GB, set after TensorFlow is imported) runs once in a thread of a separate Python process, standing in for
+the GUI process in thread mode, and once through seg_desktop.ml.remote from this process. It prints how each
+ended: whether the process that hosts the window would have survived.
+
     QT_QPA_PLATFORM=offscreen .venv/bin/python tests/benchmarks/bench_responsiveness.py [--epochs 2]
 """
 
@@ -74,12 +79,75 @@ def measure(panel, app, in_child: bool, epochs: int) -> dict:
             "draws": panel.plots.full_draws}
 
 
+def oom_victim(listener=None, stop=None) -> str:
+    """Train a model too big for a memory limit set after TensorFlow has loaded (the limit is per process)."""
+    import resource
+
+    import keras
+    import numpy as np
+
+    with open("/proc/self/status") as f:
+        vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize"))
+    resource.setrlimit(resource.RLIMIT_AS, (vm + 1_500_000_000, vm + 1_500_000_000))
+    x = keras.Input((512, 512, 3))
+    y = keras.layers.Conv2D(64, 3, padding="same")(x)
+    y = keras.layers.Conv2D(2, 1)(keras.layers.Conv2D(64, 3, padding="same")(y))
+    model = keras.Model(x, y)
+    model.compile("adam", "mse")
+    try:
+        model.fit(np.zeros((32, 512, 512, 3), "float32"), np.zeros((32, 512, 512, 2), "float32"), batch_size=32,
+                  verbose=0)
+    except Exception as exc:  # noqa: BLE001 - the point is to see whether Python gets a chance at all
+        return f"raised {type(exc).__name__}"
+    return "fit finished (the limit was not reached)"
+
+
+def _oom_in_thread() -> None:
+    """Entry of the stand-in GUI process: the victim in a worker thread, like in-thread training."""
+    import threading
+
+    import tensorflow  # noqa: F401  (the limit is set after TensorFlow is loaded, as in the GUI process)
+
+    result = []
+    thread = threading.Thread(target=lambda: result.append(oom_victim()))
+    thread.start()
+    thread.join()
+    print(f"the process survived: {result[0]}")
+
+
+def oom_check() -> None:
+    import signal
+    import subprocess
+
+    from seg_desktop.ml.remote import ChildProcessFailed, ChildRunner
+
+    proc = subprocess.run([sys.executable, __file__, "--oom-in-thread"], capture_output=True, text=True)
+    if proc.returncode < 0 or proc.returncode > 128:
+        code = -proc.returncode if proc.returncode < 0 else proc.returncode - 128
+        print(f"out of memory, thread mode: the whole process died ({signal.Signals(code).name}): "
+              "the window would be gone")
+    else:
+        print(f"out of memory, thread mode: exit {proc.returncode}: {proc.stdout.strip()[-200:]}")
+    try:
+        result = ChildRunner(oom_victim).run()
+        print(f"out of memory, child process: {result}; this process is alive")
+    except ChildProcessFailed as exc:
+        print(f"out of memory, child process: this process is alive and shows: {exc}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--n", type=int, default=40)
     parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--no-oom", action="store_true", help="skip the out-of-memory check")
+    parser.add_argument("--oom-in-thread", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.oom_in_thread:
+        _oom_in_thread()
+        return 0
+    if not args.no_oom:
+        oom_check()
 
     from PySide6.QtCore import QCoreApplication, QSettings
     from PySide6.QtWidgets import QApplication

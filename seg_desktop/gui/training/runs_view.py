@@ -141,7 +141,7 @@ class RunsView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.setToolTip("Tick a run to draw its curves beside the current one; select it to show it.")
         self.refresh_button = QPushButton("Refresh")
         self.csv_button = QPushButton("Export CSV…")
@@ -199,6 +199,7 @@ class RunsView(QWidget):
                     item.setToolTip(row["folder"])
                 table.setItem(r, c, item)
         table.setSortingEnabled(True)
+        table.resizeColumnsToContents()  # once here; a ResizeToContents header re-measures on every change
         table.blockSignals(False)
         if selected is not None:
             self.select(selected, emit=False)
@@ -243,15 +244,22 @@ class RunsView(QWidget):
         new = self._scan()
         if new == self._signature:
             return
-        changed = [f for f in new if f in self._signature and new[f] != self._signature[f]]
-        self.refresh()
+        changed = [f for f in new if f in self._signature and new[f][0] != self._signature[f][0]]
+        # The table is rebuilt when runs appear or disappear or one finishes (metrics.json), not for every epoch
+        # of a live run: its curves follow history.csv through historyChanged, its row is updated at the end.
+        appeared = set(new) != set(self._signature)
+        finished = any(new[f][1] != self._signature[f][1] for f in new if f in self._signature)
+        if appeared or finished:
+            self.refresh()
+        else:
+            self._signature = new
         for folder in changed:
             self.historyChanged.emit(folder)
 
     # ------------------------------------------------------------------ internals
 
     def _scan(self) -> dict[str, tuple]:
-        """folder -> mtimes/sizes of history.csv and metrics.json: the cheap fingerprint of every run."""
+        """folder -> (history.csv, metrics.json) mtime and size: the cheap fingerprint of every run."""
         if self._root is None:
             return {}
         folder = runs_dir(self._root)
@@ -264,7 +272,7 @@ class RunsView(QWidget):
             if not entry.is_dir():
                 continue
             stamp = []
-            for name in ("history.csv", "metrics.json", "best.keras"):
+            for name in ("history.csv", "metrics.json"):
                 try:
                     st = os.stat(os.path.join(entry.path, name))
                     stamp.append((st.st_mtime_ns, st.st_size))
