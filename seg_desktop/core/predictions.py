@@ -38,7 +38,7 @@ def _stamp(model_file: Path) -> dict:
     return {"file": Path(model_file).name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def _finite(value: float | None) -> float | None:
+def finite_or_none(value: float | None) -> float | None:
     """JSON has no NaN; a score that is undefined (a class-free image) is stored as null."""
     return None if value is None or not math.isfinite(value) else float(value)
 
@@ -127,7 +127,7 @@ class PredictionCache:
 
     def write_scores(self, scores: dict[str, dict[str, float | None]]) -> None:
         """Replace `index.json` atomically: a crash leaves the previous scores, never half a file."""
-        clean = {key: {name: _finite(value) for name, value in s.items()} for key, s in scores.items()}
+        clean = {key: {name: finite_or_none(value) for name, value in s.items()} for key, s in scores.items()}
         atomic_write_text(self.folder / INDEX_FILE, json.dumps(clean, indent=1, sort_keys=True))
 
 
@@ -138,7 +138,7 @@ def rank_for_labelling(scores: dict[str, dict[str, float | None]], keys: Iterabl
     given order, so the queue still lists every image waiting for a mask.
     """
     keys = list(keys)
-    scored = [k for k in keys if _finite(scores.get(k, {}).get("entropy")) is not None]
+    scored = [k for k in keys if finite_or_none(scores.get(k, {}).get("entropy")) is not None]
     scored.sort(key=lambda k: -scores[k]["entropy"])  # stable: ties keep the given order
     seen = set(scored)
     return scored + [k for k in keys if k not in seen]

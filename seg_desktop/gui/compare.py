@@ -14,7 +14,7 @@ import math
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPixmap, QWheelEvent, QIcon
+from PySide6.QtGui import QColor, QIcon, QMouseEvent, QPainter, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGraphicsScene, QGraphicsView, QGridLayout, QHeaderView,
                                QLabel, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -23,6 +23,8 @@ from ..core.metrics import per_image_scores
 from .editor.overlay import ArrayImageItem
 
 PANES = ("Image", "Ground truth", "Prediction", "Errors", "Uncertainty")
+TITLES = {"Errors": "Errors — wrong pixels in the predicted class's colour",
+          "Uncertainty": "Uncertainty — black certain, yellow uniform"}
 DIM = 0.35  # brightness of correct pixels in the error map
 DARK_LUMA = 70  # class colours darker than this are drawn white in the error map, or a black class's errors vanish
 MIN_ZOOM, MAX_ZOOM, WHEEL_STEP = 0.02, 64.0, 1.25
@@ -54,6 +56,7 @@ class ComparePane(QGraphicsView):
     wheeled = Signal(float)
     hovered = Signal(QPointF)
     doubleClicked = Signal()
+    resized = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,7 +71,6 @@ class ComparePane(QGraphicsView):
         self.setMinimumSize(80, 80)
         self.placeholder = ""
         self.array: np.ndarray | None = None
-        self.fitted = True
 
     def set_array(self, array: np.ndarray | None, size: tuple[int, int], placeholder: str = "") -> None:
         """Show `array` (RGB), or nothing but `placeholder` text; the scene is `size` (w, h) either way."""
@@ -80,8 +82,16 @@ class ComparePane(QGraphicsView):
         self.scene().setSceneRect(QRectF(0, 0, *size))
         self.viewport().update()
 
-    def fit(self) -> None:
-        self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+    def fit_scale(self) -> float:
+        """The zoom at which the whole scene fits this pane's viewport."""
+        rect, view = self.sceneRect(), self.viewport().rect()
+        if rect.isEmpty() or view.isEmpty():
+            return 1.0
+        return min(view.width() / rect.width(), view.height() / rect.height())
+
+    def set_zoom(self, zoom: float, centre: QPointF) -> None:
+        self.setTransform(QTransform.fromScale(zoom, zoom))
+        self.centerOn(centre)
         self.update_smoothing()
 
     def update_smoothing(self) -> None:
@@ -90,8 +100,7 @@ class ComparePane(QGraphicsView):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if self.fitted:
-            self.fit()
+        self.resized.emit()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         notches = event.angleDelta().y() / 120.0
@@ -129,12 +138,13 @@ class CompareView(QWidget):
         self.scores: dict | None = None
         self._data: tuple | None = None  # (gt, pred, entropy, classes) for the hover read-out
         self._syncing = False
+        self._fitted = True  # refit on resize until the user zooms
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
         grid.setSpacing(6)
         for i, name in enumerate(PANES):
             pane = ComparePane(self)
-            title = QLabel(name)
+            title = QLabel(TITLES.get(name, name))
             title.setStyleSheet("font-weight: bold")
             box = QVBoxLayout()
             box.setSpacing(2)
@@ -145,6 +155,7 @@ class CompareView(QWidget):
             pane.wheeled.connect(lambda f, p=pane: self.zoom_by(f, p))
             pane.hovered.connect(self._hover)
             pane.doubleClicked.connect(self.fit)
+            pane.resized.connect(lambda: self._fitted and self.fit())
             pane.horizontalScrollBar().valueChanged.connect(lambda _v, p=pane: self._sync_from(p))
             pane.verticalScrollBar().valueChanged.connect(lambda _v, p=pane: self._sync_from(p))
         side = QVBoxLayout()
@@ -203,7 +214,7 @@ class CompareView(QWidget):
             "No uncertainty for this image")
         self._data = (gt_mask, pred_mask, entropy, classes)
         self._fill_scores(gt_mask, pred_mask, classes)
-        if all(p.fitted for p in self.panes.values()):
+        if self._fitted:
             self.fit()
         else:
             self._sync_from(self.panes["Image"])
@@ -251,20 +262,26 @@ class CompareView(QWidget):
         """Zoom `source` (under the mouse when it is a wheel) and give every other pane the same view."""
         source = source or self.panes["Image"]
         factor = min(max(source.transform().m11() * factor, MIN_ZOOM), MAX_ZOOM) / source.transform().m11()
-        for pane in self.panes.values():
-            pane.fitted = False
+        self._fitted = False
         source.scale(factor, factor)
         source.update_smoothing()
         self._sync_from(source, force=True)
 
     def fit(self) -> None:
-        """Whole image in every pane (also: double-click any pane); panes refit on resize until zoomed."""
-        for pane in self.panes.values():
-            pane.fitted = True
-            pane.fit()
+        """The whole image in every pane at one common zoom (also: double-click any pane); the panes refit on
+        resize until the user zooms."""
+        self._fitted = True
+        zoom = min(pane.fit_scale() for pane in self.panes.values())
+        centre = self.panes["Image"].sceneRect().center()
+        self._syncing = True
+        try:
+            for pane in self.panes.values():
+                pane.set_zoom(zoom, centre)
+        finally:
+            self._syncing = False
 
     def _sync_from(self, source: ComparePane, force: bool = False) -> None:
-        if self._syncing or (source.fitted and not force):
+        if self._syncing or (self._fitted and not force):
             return
         self._syncing = True
         try:

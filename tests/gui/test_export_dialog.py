@@ -1,0 +1,94 @@
+"""The export dialog, driven through its buttons: predicted masks on disk, progress to 100%, model export."""
+
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QSettings, Qt
+
+from seg_desktop.core.dataset import open_dataset
+from seg_desktop.core.sample_data import make_sample_dataset
+from seg_desktop.gui.export_dialog import ExportDialog, export_masks
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return open_dataset(make_sample_dataset(tmp_path_factory.mktemp("data"), n=6, size=40, seed=2))
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, data):
+    """A real run folder: config.json from TrainConfig and an untrained 4-filter UNet as best.keras."""
+    from seg_desktop.ml.config import TrainConfig
+    from seg_desktop.ml.models import build_model
+
+    folder = tmp_path_factory.mktemp("run")
+    k = data.classes.num_classes
+    cfg = TrainConfig(data=str(data.root), size=(32, 32), base_filters=4, num_classes=k,
+                      class_names=data.classes.names, class_colors=[list(data.classes.color_of(i)) for i in range(k)])
+    (folder / "config.json").write_text(cfg.to_json())
+    build_model("unet", k, (None, None, 3), base_filters=4).save(folder / "best.keras")
+    return folder
+
+
+@pytest.fixture
+def dialog(qtbot, data, run_dir, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    d = ExportDialog(data, [run_dir], selected=["images/sample_001.png", "images/sample_004.png"],
+                     settings=settings)
+    qtbot.addWidget(d)
+    d.all_radio.setChecked(True)
+    return d
+
+
+def test_export_all_as_colour_with_progress_to_100(qtbot, dialog, data, tmp_path):
+    dialog.set_output_folder(tmp_path / "out")
+    dialog.set_format("color")
+    seen = []
+    dialog.progress_bar.valueChanged.connect(seen.append)
+    with qtbot.waitSignal(dialog.exported, timeout=60000) as result:
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    files = sorted((tmp_path / "out").iterdir())
+    assert [p.stem for p in files] == [s.stem for s in data.samples] == [p.stem for p in result.args[0]]
+    assert dialog.progress_bar.value() == dialog.progress_bar.maximum() == 6 and seen[-1] == 6
+    img = Image.open(files[0])
+    assert img.mode == "RGB" and img.size == (40, 40)
+    colours = {tuple(c) for c in np.asarray(img).reshape(-1, 3)}
+    assert colours <= {data.classes.color_of(i) for i in range(data.classes.num_classes)}
+    qtbot.waitUntil(lambda: dialog.export_button.isEnabled())
+    assert dialog.settings.value("export/format") == "color"
+
+
+def test_export_selected_as_index_with_probabilities(qtbot, dialog, tmp_path):
+    dialog.selected_radio.setChecked(True)
+    dialog.set_format("index")
+    dialog.probs_check.setChecked(True)
+    dialog.set_output_folder(tmp_path / "sel")
+    with qtbot.waitSignal(dialog.exported, timeout=60000):
+        assert dialog.start_export()
+    names = sorted(p.name for p in (tmp_path / "sel").iterdir())
+    assert names == ["sample_001.png", "sample_001_entropy.png", "sample_001_probs.npy",
+                     "sample_004.png", "sample_004_entropy.png", "sample_004_probs.npy"]
+    assert Image.open(tmp_path / "sel" / "sample_001.png").mode == "L"
+
+
+def test_refuses_to_export_into_the_dataset(dialog, data):
+    dialog.set_output_folder(data.root / "masks")
+    assert not dialog.start_export() and "choose another folder" in dialog.status.text()
+    dialog.set_output_folder("")
+    assert not dialog.start_export() and "output folder" in dialog.status.text()
+
+
+def test_export_model_copies_best_keras(qtbot, dialog, run_dir, tmp_path):
+    with qtbot.waitSignal(dialog.modelExported, timeout=30000) as result:
+        assert dialog.export_model(tmp_path / "exported" / "my-model")
+    dest = tmp_path / "exported" / "my-model.keras"
+    assert result.args == [str(dest)] and dest.read_bytes() == (run_dir / "best.keras").read_bytes()
+
+
+def test_stop_flag_ends_the_export(run_dir, data, tmp_path):
+    stop = threading.Event()
+    stop.set()
+    assert export_masks(run_dir, data.root, [s.key for s in data.samples], tmp_path / "x", "index", False, stop,
+                        progress=lambda value: None) == []
