@@ -85,7 +85,7 @@ class HealthDialog(QDialog):
         if health.imbalanced:  # a linear axis would flatten the rare classes the warning is about to zero
             ax.set_yscale("log")
         ax.set_title("Class pixel frequencies per split")
-        ax.legend()
+        ax.legend(loc="best", fontsize="small")
         self.canvas.draw_idle()
 
     def done(self, result: int) -> None:
