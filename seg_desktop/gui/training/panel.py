@@ -156,6 +156,7 @@ class TrainingPanel(QWidget):
         splitter.addWidget(self.runs_view)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([560, 200])
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)

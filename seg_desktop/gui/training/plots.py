@@ -137,7 +137,7 @@ class TrainingPlots(QWidget):
             for ax, key in ((self.loss_ax, "loss"), (self.iou_ax, "mean_iou")):
                 (train,) = ax.plot(*_values(rows, key), ":", color=colour, lw=1.0, alpha=0.8)
                 (val,) = ax.plot(*_values(rows, f"val_{key}"), "-", color=colour, lw=1.2, alpha=0.8,
-                                 label=f"{label} (val; train dotted)")
+                                 label=f"{label} (val; train dotted)" if ax is self.loss_ax else label)
                 self._overlay_lines += [train, val]
         self._schedule(full=True)
 

@@ -142,6 +142,7 @@ class RunsView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.setMinimumHeight(110)
         self.table.setToolTip("Tick a run to draw its curves beside the current one; select it to show it.")
         self.refresh_button = QPushButton("Refresh")
         self.csv_button = QPushButton("Export CSV…")
@@ -232,10 +233,8 @@ class RunsView(QWidget):
         self.table.blockSignals(False)
 
     def label_of(self, folder: str) -> str:
-        row = self._row_of(folder)
-        if row is None:
-            return Path(folder).name
-        return f"{self.table.item(row, 0).text()} ({self.table.item(row, 1).text()})"
+        """A run's short name for legends (its folder name: start time and model)."""
+        return Path(folder).name
 
     def poll(self) -> None:
         """Refresh when runs appear or disappear; report history.csv files that changed (a run in progress)."""
@@ -245,14 +244,7 @@ class RunsView(QWidget):
         if new == self._signature:
             return
         changed = [f for f in new if f in self._signature and new[f][0] != self._signature[f][0]]
-        # The table is rebuilt when runs appear or disappear or one finishes (metrics.json), not for every epoch
-        # of a live run: its curves follow history.csv through historyChanged, its row is updated at the end.
-        appeared = set(new) != set(self._signature)
-        finished = any(new[f][1] != self._signature[f][1] for f in new if f in self._signature)
-        if appeared or finished:
-            self.refresh()
-        else:
-            self._signature = new
+        self.refresh()
         for folder in changed:
             self.historyChanged.emit(folder)
 
