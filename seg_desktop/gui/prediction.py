@@ -190,7 +190,8 @@ class PredictionPanel(QWidget):
 
     def set_context(self, dataset: Dataset | None, run_folder: Path | str | None) -> None:
         """Use `run_folder`'s predictions for `dataset`: cached scores are shown at once, if still current."""
-        self.stop_and_wait()
+        if not self.stop_and_wait():
+            self._worker = None  # still busy with a huge image: ignore what it reports, clean up when it ends
         self.dataset = dataset
         self.run_folder = Path(run_folder) if run_folder else None
         self.cache = PredictionCache(dataset.root, self.run_folder) if dataset and self.run_folder else None
@@ -241,7 +242,9 @@ class PredictionPanel(QWidget):
         worker.skipped.connect(self._on_skipped)
         worker.progress.connect(self._on_progress)
         worker.failed.connect(self._on_failed)
-        worker.finished.connect(thread.quit)
+        # direct: quit() is thread-safe, and a queued call would wait for the GUI thread, which may be blocked
+        # in stop_and_wait()'s thread.wait()
+        worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         thread.finished.connect(self._on_thread_finished)
         self._worker, self._thread = worker, thread
         self.progress_bar.setRange(0, max(len(keys) if keys is not None else len(self.dataset.samples), 1))

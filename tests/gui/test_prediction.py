@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -106,6 +107,19 @@ def test_panel_scores_queue_cache_and_fresh_iou_after_a_correction(qtbot, qtlog,
         panel.predict_all([key])
     assert panel.scores[key]["iou"] == pytest.approx(1.0) and cached.stat().st_mtime_ns == before
     assert not [r.message for r in qtlog.records if "thread" in r.message]  # GUI updates stayed on the GUI thread
+
+
+def test_switching_context_mid_run_stops_promptly_and_drops_late_results(qtbot, run_dir, data):
+    panel = PredictionPanel()
+    qtbot.addWidget(panel)
+    panel.set_context(data, run_dir)
+    with qtbot.waitSignal(panel.predicted, timeout=60000):
+        panel.predict_all(reuse_cache=False)
+    t0 = time.monotonic()
+    assert panel.stop_and_wait(20000) and time.monotonic() - t0 < 10  # no deadlock on the thread's quit()
+    panel.set_context(data, None)
+    qtbot.wait(100)  # any signals still queued from the stopped worker are delivered now, and ignored
+    assert panel.scores == {} and not panel.is_running() and not panel.predict_button.isEnabled()
 
 
 def test_bad_run_folder_fails_with_one_sentence(qtbot, data, tmp_path):
