@@ -90,6 +90,13 @@ def copy_from(
     return _commit(mask, y0, x0, footprint, _sub(source, y0, x0, footprint))
 
 
+def replace_mask(mask: np.ndarray, new: np.ndarray) -> Edit | None:
+    """Make `mask` equal to `new` (accepting a prediction as the mask): one undoable edit of the changed box."""
+    if new.shape != mask.shape:
+        raise ValueError(f"replacement shape {new.shape} differs from mask shape {mask.shape}")
+    return _commit(mask, 0, 0, np.ones(mask.shape, bool), np.asarray(new, np.uint8))
+
+
 def fill_polygon(
     mask: np.ndarray, points: Sequence[Point], value: int, *, lock: int | None = None
 ) -> Edit | None:

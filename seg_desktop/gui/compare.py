@@ -144,8 +144,10 @@ class CompareView(QWidget):
         grid.setSpacing(6)
         for i, name in enumerate(PANES):
             pane = ComparePane(self)
+            pane.setMinimumSize(24, 24)  # the grid may shrink with the window; zoom and pan show the detail
             title = QLabel(TITLES.get(name, name))
             title.setStyleSheet("font-weight: bold")
+            title.setWordWrap(True)  # long titles must not force the main window wider than a small screen
             box = QVBoxLayout()
             box.setSpacing(2)
             box.addWidget(title)

@@ -205,3 +205,15 @@ def test_merge_edits_makes_one_drag_one_undo_step() -> None:
     merged = merge_edits(mask, edits)
     _check_round_trip(original, mask, merged)
     assert merge_edits(mask, [None]) is None
+
+
+def test_replace_mask_records_only_the_changed_box() -> None:
+    from seg_desktop.core.edits import replace_mask
+
+    mask = np.zeros((30, 40), np.uint8)
+    new = mask.copy()
+    new[5:9, 10:13] = 3
+    edit = replace_mask(mask, new)
+    assert np.array_equal(mask, new) and edit.bbox == (5, 10, 9, 13)
+    _check_round_trip(np.zeros_like(mask), mask, edit)
+    assert replace_mask(mask, new) is None
