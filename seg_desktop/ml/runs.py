@@ -1,0 +1,150 @@
+"""Run folders on disk: where they live, their history.csv (written live, read tolerantly), and the list of runs.
+
+history.csv is appended and flushed after every epoch so any program (the GUI's curves, `tail -f`, a notebook)
+can follow a run while it trains; readers therefore accept a last line that is still being written. This module
+imports no TensorFlow, so the GUI can list runs before TensorFlow has loaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.dataset import STATE_DIR
+
+HISTORY_COLUMNS = ["epoch", "loss", "mean_iou", "val_loss", "val_mean_iou", "val_dice", "lr", "seconds"]
+HISTORY_FILE = "history.csv"
+RUNS_DIR = "runs"
+
+
+def runs_dir(dataset_root: Path | str) -> Path:
+    """FOLDER/.seg-desktop/runs: the default home of a dataset's runs."""
+    return Path(dataset_root) / STATE_DIR / RUNS_DIR
+
+
+def new_run_dir(dataset_root: Path | str, model: str) -> Path:
+    """A fresh `<YYYYmmdd-HHMMSS>-<model>` folder under runs_dir (suffixed -2, -3 ... if started the same second)."""
+    base = runs_dir(dataset_root) / f"{time.strftime('%Y%m%d-%H%M%S')}-{model}"
+    folder, n = base, 1
+    while True:
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            n += 1
+            folder = base.with_name(f"{base.name}-{n}")
+
+
+def _cell(value: object) -> str:
+    """A history cell: floats in full precision, missing values (no val split) as an empty cell."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def append_history(run_folder: Path | str, row: dict) -> None:
+    """Append one epoch row (header first if the file is new), flushed and fsynced so readers see it at once."""
+    path = Path(run_folder) / HISTORY_FILE
+    new = not path.exists() or path.stat().st_size == 0
+    with open(path, "a", encoding="utf-8", newline="") as f:
+        if new:
+            f.write(",".join(HISTORY_COLUMNS) + "\n")
+        f.write(",".join(_cell(row.get(c)) for c in HISTORY_COLUMNS) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_history(run_folder: Path | str, rows: list[dict]) -> None:
+    """Start a history.csv with earlier rows (a resumed run carries its parent's epochs)."""
+    path = Path(run_folder) / HISTORY_FILE
+    path.unlink(missing_ok=True)
+    for row in rows:
+        append_history(run_folder, row)
+
+
+def _number(text: str) -> float | int | None:
+    if text == "":
+        return None
+    value = float(text)
+    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
+
+
+def read_history(run_folder: Path | str) -> list[dict]:
+    """The rows of a run's history.csv as dicts of numbers (None for empty cells).
+
+    Tolerant of a live run: a last line without its newline, or with too few or unparsable cells, is the row
+    being written and is left out. A missing file is an empty history.
+    """
+    path = Path(run_folder) / HISTORY_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return []
+    complete = text if text.endswith("\n") else text[: text.rfind("\n") + 1]
+    rows = []
+    reader = csv.reader(io.StringIO(complete))
+    header = next(reader, None)
+    if header is None:
+        return []
+    for cells in reader:
+        if len(cells) != len(header):
+            continue
+        try:
+            rows.append({name: _number(cell) for name, cell in zip(header, cells)})
+        except ValueError:
+            continue
+    return rows
+
+
+@dataclass
+class RunInfo:
+    folder: Path
+    model: str
+    created: str
+    epochs: int
+    best_val_mean_iou: float | None
+    has_best: bool
+    config: dict
+    metrics: dict | None
+
+
+def _best(history: list[dict]) -> float | None:
+    values = [r["val_mean_iou"] for r in history if isinstance(r.get("val_mean_iou"), (int, float))]
+    return max(values) if values else None
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def run_info(folder: Path | str) -> RunInfo | None:
+    """What the runs list shows about one run folder; None when it has no readable config.json."""
+    folder = Path(folder)
+    config = _read_json(folder / "config.json")
+    if config is None:
+        return None
+    history = read_history(folder)
+    created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime((folder / "config.json").stat().st_mtime))
+    return RunInfo(folder, str(config.get("model", "?")), created, len(history), _best(history),
+                   (folder / "best.keras").is_file(), config, _read_json(folder / "metrics.json"))
+
+
+def list_runs(dataset_root: Path | str) -> list[RunInfo]:
+    """FOLDER/.seg-desktop/runs/*, newest first (by folder name, which starts with the start time)."""
+    root = runs_dir(dataset_root)
+    if not root.is_dir():
+        return []
+    infos = [run_info(p) for p in sorted(root.iterdir(), key=lambda p: p.name, reverse=True) if p.is_dir()]
+    return [i for i in infos if i is not None]

@@ -1,0 +1,336 @@
+"""The training engine: `train(config, listener, stop) -> Run`, the one code path behind the GUI, the CLI and tests.
+
+It opens the dataset, decodes the labelled images once into memory, builds (or resumes) a UNet/SegNet inside the
+chosen tf.distribute strategy and runs `model.fit` on an in-memory tf.data pipeline. Keras callbacks do the
+rest: report each batch and honour the stop flag within one batch, score the validation split at the end of each
+epoch with `core.metrics` (the numbers the GUI and metrics.json show), append history.csv, keep `last.keras` and
+`best.keras` (by validation mean IoU), stop early and lower the learning rate on a plateau. Every failure the user
+can fix ends as one sentence: DatasetError for bad files, TrainingError for NaN or out-of-memory, ValueError for
+impossible settings.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from ..core.atomic import atomic_write_text  # noqa: E402
+from ..core.dataset import Dataset, open_dataset  # noqa: E402
+from ..core.errors import DatasetError  # noqa: E402
+from ..core.project import load_project  # noqa: E402
+from . import models  # noqa: E402
+from .config import TrainConfig  # noqa: E402
+from .data import Arrays, load_arrays, model_inputs, split_samples, steps_per_epoch, train_dataset  # noqa: E402
+from .distribute import is_chief, select_strategy  # noqa: E402
+from .listener import TrainListener  # noqa: E402
+from .losses import SegmentationLoss, class_weights_from_masks, validation_scores  # noqa: E402
+from .remote import user_message  # noqa: E402
+from .runs import append_history, new_run_dir, read_history, write_history  # noqa: E402
+
+# Settings a resumed run must take from its parent, because they define the saved network's shape.
+_ARCHITECTURE = ("model", "base_filters", "width", "size")
+# ReduceLROnPlateau halves the learning rate after this fraction of the early-stopping patience without progress,
+# so the lower rate gets a chance before training stops.
+_LR_FACTOR = 0.5
+
+
+class TrainingError(Exception):
+    """Training could not go on (NaN loss, out of memory, no usable images); the message is one clear sentence."""
+
+
+@dataclass
+class Run:
+    folder: Path
+    config: TrainConfig
+    history: list[dict]
+    stopped: bool
+    best_val_mean_iou: float | None
+
+
+@dataclass
+class _State:
+    """What the callbacks learn during fit() and train() needs afterwards."""
+
+    stopped: bool = False
+    diverged_epoch: int | None = None
+    best: float = -math.inf
+    epoch_start: float = 0.0
+
+
+def train(config: TrainConfig, listener: TrainListener | None = None, stop=None) -> Run:
+    """Train `config.model` on `config.data`; see the module docstring. The listener's on_error receives the
+    message of any failure just before it is raised."""
+    listener = listener or TrainListener()
+    try:
+        return _train(config, listener, stop)
+    except Exception as exc:
+        listener.on_error(user_message(type(exc).__name__, str(exc)))
+        raise
+
+
+def _train(config: TrainConfig, listener: TrainListener, stop) -> Run:
+    config.validate()
+    parent, prior_history = _resume_source(config)
+    if parent is not None:
+        config = replace(config, **{name: getattr(parent, name) for name in _ARCHITECTURE})
+    dataset = open_dataset(config.data, val_fraction=config.val_split, seed=config.seed)
+    config = _with_classes(config, dataset)
+    train_arrays, val_arrays, problems = _load_splits(dataset, config)
+
+    chief = is_chief()
+    run_dir = _prepare_run_dir(config, dataset) if chief else Path(tempfile.mkdtemp(prefix="seg-desktop-worker-"))
+    if chief:
+        atomic_write_text(run_dir / "config.json", config.to_json())
+        if prior_history and not _in_place(config, run_dir):
+            write_history(run_dir, prior_history)
+        project = load_project(dataset.root)
+        project.add_run(run_dir)
+        project.save()
+
+    keras.utils.set_random_seed(config.seed)
+    strategy = select_strategy(config.strategy)
+    weights = class_weights_from_masks(train_arrays.masks, config.num_classes) \
+        if config.class_weights == "median" else None
+    loss = SegmentationLoss(config.loss, None if weights is None else weights.tolist())
+    with strategy.scope():
+        model = _model(config, parent)
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.lr),
+            loss=loss,
+            metrics=[keras.metrics.MeanIoU(config.num_classes, ignore_class=config.ignore_index,
+                                           sparse_y_pred=False, name="mean_iou")],
+            jit_compile=models.model_supports_jit(config.model) and bool(tf.config.list_physical_devices("GPU")),
+        )
+
+    initial_epoch = len(prior_history)
+    total_epochs = initial_epoch + config.epochs
+    steps = steps_per_epoch(len(train_arrays), config.batch)
+    listener.on_train_begin({
+        "run_dir": str(run_dir), "epochs": total_epochs, "steps_per_epoch": steps,
+        "num_train": len(train_arrays), "num_val": len(val_arrays), "initial_epoch": initial_epoch,
+        "config": asdict(config), "problems": problems,
+    })
+    prior_best = _best(prior_history) if _in_place(config, run_dir) else None
+    state = _State(best=-math.inf if prior_best is None else prior_best)
+    history: list[dict] = []
+    monitor = "val_mean_iou" if len(val_arrays) else "mean_iou"
+    callbacks = [
+        _Progress(listener, stop, state),
+        _EpochRecorder(run_dir, val_arrays, loss, config, listener, state, history, monitor, chief),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=config.patience),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="max", factor=_LR_FACTOR,
+                                          patience=max(1, config.patience // 2), min_lr=config.lr * 1e-3),
+    ]
+    data = train_dataset(train_arrays, config.batch, config.augment, config.ignore_index, config.seed)
+    try:
+        model.fit(data, epochs=total_epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+                  callbacks=callbacks, shuffle=False, verbose=0)  # the tf.data pipeline shuffles
+    except (tf.errors.ResourceExhaustedError, MemoryError):
+        raise TrainingError(
+            f"Out of memory while training {config.model} at {config.size[0]}x{config.size[1]} with batch "
+            f"{config.batch}; use a smaller --batch or --size (or fewer --base-filters).") from None
+    if state.diverged_epoch is not None:
+        lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        kept = " (the last good checkpoint is kept in the run folder)" if (run_dir / "last.keras").exists() else ""
+        raise TrainingError(f"Training diverged: the loss became NaN at epoch {state.diverged_epoch}; lower the "
+                            f"learning rate (now {lr:g}){kept}.")
+    if chief and not state.stopped:
+        _write_metrics(run_dir, dataset, config)
+    full_history = read_history(run_dir) if chief else prior_history + history
+    run = Run(run_dir, config, full_history, state.stopped, _best(full_history))
+    listener.on_train_end(run)
+    return run
+
+
+# ---------------------------------------------------------------- setup
+
+
+def _resume_source(config: TrainConfig) -> tuple[TrainConfig | None, list[dict]]:
+    """The parent run's config and history when resuming; (None, []) otherwise."""
+    if not config.resume:
+        return None, []
+    folder = Path(config.resume).expanduser()
+    if not (folder / "last.keras").is_file() and not (folder / "best.keras").is_file():
+        raise DatasetError(f"{folder} holds no last.keras or best.keras, so there is nothing to resume; pass a "
+                           "run folder made by `seg-desktop train`.", folder)
+    try:
+        parent = TrainConfig.load(folder / "config.json")
+    except (OSError, ValueError, TypeError) as exc:
+        raise DatasetError(f"{folder / 'config.json'} cannot be read ({exc}); resume from another run.",
+                           folder) from None
+    return parent, read_history(folder)
+
+
+def _with_classes(config: TrainConfig, dataset: Dataset) -> TrainConfig:
+    """Record the dataset's classes in the config so the run can be evaluated and repeated without the dataset."""
+    classes = dataset.classes
+    k = classes.num_classes
+    if k < 2:
+        raise DatasetError(f"{dataset.root} has fewer than two classes in its masks; a segmentation model needs "
+                           "at least background and one class.", dataset.root)
+    return replace(config, num_classes=k, class_names=classes.names,
+                   class_colors=[list(classes.color_of(i)) for i in range(k)], ignore_index=classes.ignore_index)
+
+
+def _load_splits(dataset: Dataset, config: TrainConfig) -> tuple[Arrays, Arrays, list[str]]:
+    train_samples, val_samples = split_samples(dataset, config.val_split, config.seed)
+    if not train_samples:
+        raise DatasetError(f"{dataset.root} has no labelled training images ({len(dataset.samples)} images, "
+                           f"{len(dataset.labelled())} with masks); paint or import masks first.", dataset.root)
+    problems = [str(p) for p in dataset.problems]
+    train_arrays = load_arrays(dataset, train_samples, config.size, problems)
+    if not len(train_arrays):
+        raise DatasetError(f"None of the {len(train_samples)} labelled training images of {dataset.root} could be "
+                           f"read (e.g. {problems[-1]}); fix those files and train again.", dataset.root)
+    val_arrays = load_arrays(dataset, val_samples, config.size, problems)
+    return train_arrays, val_arrays, problems
+
+
+def _prepare_run_dir(config: TrainConfig, dataset: Dataset) -> Path:
+    if not config.out:
+        return new_run_dir(dataset.root, config.model)
+    folder = Path(config.out).expanduser()
+    if not _in_place(config, folder) and any((folder / name).exists() for name in ("history.csv", "last.keras", "best.keras")):
+        raise ValueError(f"{folder} already holds a run; choose another --out folder or delete that run first.")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _in_place(config: TrainConfig, run_dir: Path) -> bool:
+    """Whether a resumed run writes into its parent's own folder (continuing it) rather than a new one."""
+    return bool(config.resume) and run_dir.resolve() == Path(config.resume).expanduser().resolve()
+
+
+def _model(config: TrainConfig, parent: TrainConfig | None) -> keras.Model:
+    """A new model, or the parent run's last (else best) checkpoint when resuming."""
+    if parent is not None:
+        folder = Path(config.resume).expanduser()
+        path = folder / "last.keras" if (folder / "last.keras").is_file() else folder / "best.keras"
+        try:
+            model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        except Exception as exc:  # keras raises many types for damaged files
+            raise DatasetError(f"{path} cannot be loaded ({str(exc).splitlines()[0][:160]}); resume from another "
+                               "run.", path) from None
+        if int(model.output_shape[-1]) != config.num_classes:
+            raise DatasetError(f"{path} predicts {model.output_shape[-1]} classes but {config.data} has "
+                               f"{config.num_classes}; resume on the data set it was trained for.", path)
+        return model
+    options = {"unet": {"base_filters": config.base_filters}, "segnet": {"width": config.width}}[config.model]
+    if config.encoder_weights:
+        options["encoder_weights"] = config.encoder_weights
+    try:
+        return models.build_model(config.model, config.num_classes, (None, None, 3), **options)
+    except FileNotFoundError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _write_metrics(run_dir: Path, dataset: Dataset, config: TrainConfig) -> None:
+    """metrics.json: the best model scored by predict.evaluate_dataset on the validation split (the training
+    split when there is none, said so under "split"), at the images' own resolution."""
+    from .predict import evaluate_dataset, load_run, write_metrics
+
+    train_samples, val_samples = split_samples(dataset, config.val_split, config.seed)
+    split, samples = ("val", val_samples) if val_samples else ("train", train_samples)
+    metrics = evaluate_dataset(load_run(run_dir), dataset, samples)
+    metrics["split"] = split
+    write_metrics(run_dir, metrics)
+
+
+def _best(history: list[dict]) -> float | None:
+    values = [r["val_mean_iou"] for r in history if isinstance(r.get("val_mean_iou"), (int, float))]
+    return max(values) if values else None
+
+
+def _save_atomically(model: keras.Model, path: Path) -> None:
+    """model.save to a temporary file then rename, so a crash never leaves a half-written checkpoint."""
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- callbacks
+
+
+class _Progress(keras.callbacks.Callback):
+    """Per batch: report the loss, notice divergence (NaN/inf) and the stop flag, and end fit() after this batch."""
+
+    def __init__(self, listener: TrainListener, stop, state: _State) -> None:
+        super().__init__()
+        self.listener, self.stop, self.state = listener, stop, state
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+        self.state.epoch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = float((logs or {}).get("loss", float("nan")))
+        if not math.isfinite(loss):
+            self.state.diverged_epoch = self.epoch + 1
+            self.model.stop_training = True
+            return
+        self.listener.on_batch_end(batch, {"loss": loss})
+        if self.stop is not None and self.stop.is_set():
+            self.state.stopped = True
+            self.model.stop_training = True
+
+
+class _EpochRecorder(keras.callbacks.Callback):
+    """Per epoch: validation scores into the logs (for early stopping and LR schedule), a history.csv row, the
+    listener's on_epoch_end, last.keras, and best.keras when the monitored mean IoU improved.
+
+    Validation predicts the cached validation arrays once and derives the loss and the core.metrics scores from
+    the same probabilities. An epoch that diverged writes nothing, so the last good checkpoint survives.
+    """
+
+    def __init__(self, run_dir: Path, val: Arrays, loss: SegmentationLoss, config: TrainConfig,
+                 listener: TrainListener, state: _State, history: list[dict], monitor: str, chief: bool) -> None:
+        super().__init__()
+        self.run_dir, self.val, self.loss, self.config = run_dir, val, loss, config
+        self.listener, self.state, self.history, self.monitor, self.chief = listener, state, history, monitor, chief
+        self.val_x = model_inputs(val) if len(val) else None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs if logs is not None else {}
+        if self.state.diverged_epoch is not None:
+            return
+        val_loss = val_iou = val_dice = None
+        if self.val_x is not None:
+            probs = self.model.predict(self.val_x, batch_size=self.config.batch, verbose=0)
+            val_loss = float(self.loss(self.val.masks.astype(np.int32), probs))
+            if not math.isfinite(val_loss):
+                self.state.diverged_epoch = epoch + 1
+                self.model.stop_training = True
+                return
+            s = validation_scores(self.val.masks, probs, self.config.ignore_index)
+            val_iou, val_dice = s["mean_iou"], s["mean_dice"]
+            logs.update(val_loss=val_loss, val_mean_iou=val_iou, val_dice=val_dice)
+        row = {
+            "epoch": epoch + 1,
+            "loss": float(logs.get("loss", float("nan"))),
+            "mean_iou": float(logs.get("mean_iou", float("nan"))),
+            "val_loss": val_loss, "val_mean_iou": val_iou, "val_dice": val_dice,
+            "lr": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+            "seconds": round(time.perf_counter() - self.state.epoch_start, 3),
+        }
+        self.history.append(row)
+        if self.chief:
+            append_history(self.run_dir, row)
+            _save_atomically(self.model, self.run_dir / "last.keras")
+            score = logs.get(self.monitor)
+            if score is not None and math.isfinite(score) and score > self.state.best:
+                self.state.best = float(score)
+                _save_atomically(self.model, self.run_dir / "best.keras")
+            elif not (self.run_dir / "best.keras").exists():
+                _save_atomically(self.model, self.run_dir / "best.keras")
+        self.listener.on_epoch_end(epoch, row)
