@@ -115,8 +115,9 @@ def _run_train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"seg-desktop: {exc}", file=sys.stderr)
         return 1
-    if not args.data.is_dir():
-        raise DatasetError(f"{args.data} is not a folder; pass the dataset folder that holds the images.", args.data)
+    if not args.data.is_dir():  # said before TensorFlow spends seconds loading
+        state = "is not a folder" if args.data.exists() else "does not exist"
+        raise DatasetError(f"{args.data} {state}; pass the dataset folder that holds the images.", args.data)
     with _native_stderr_silenced():  # TensorFlow's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL since 2.20
         from .ml.listener import TrainListener
         from .ml.train import TrainingError, train

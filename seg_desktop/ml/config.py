@@ -35,6 +35,7 @@ class TrainConfig:
     strategy: str = "auto"
     seed: int = 0
     patience: int = 10  # early stopping on val mean IoU, in epochs
+    min_epoch_images: int = 256  # an epoch shows at least this many (augmented) images; see ml.data.steps_per_epoch
     # Filled in by the trainer from the dataset so the run can be evaluated and repeated without it:
     num_classes: int | None = None
     class_names: list[str] = field(default_factory=list)
@@ -59,6 +60,8 @@ class TrainConfig:
             raise ValueError(f"training size {self.size[0]}x{self.size[1]} is too small; use at least 16x16.")
         if not 0.0 <= self.val_split < 1.0:
             raise ValueError(f"val split must be in [0, 1), not {self.val_split}.")
+        if self.min_epoch_images < 0 or self.patience < 1:
+            raise ValueError("min epoch images must be at least 0 and patience at least 1.")
         if self.base_filters < 1 or self.width <= 0:
             raise ValueError("base filters and width must be positive.")
 

@@ -30,8 +30,6 @@ ROTATION = 15.0 / 360.0  # fraction of a full turn, as RandomRotation takes it
 ZOOM = 0.15
 BRIGHTNESS = 0.1
 CONTRAST = 0.15
-# Images an epoch shows at least (see steps_per_epoch).
-MIN_EPOCH_IMAGES = 128
 
 
 @dataclass
@@ -105,7 +103,8 @@ def augmenter(ignore_index: int | None, seed: int) -> Callable[[tf.Tensor, tf.Te
         # With an ignore index, labels are shifted by one so the constant fill 0 marks uncovered pixels, which
         # become the ignore index afterwards (the image there is black and, being ignored, costs nothing).
         shift = 1.0 if ignore_index is not None else 0.0
-        data = {"images": images, "segmentation_masks": tf.cast(masks, tf.float32)[..., None] + shift}
+        data = {"images": tf.convert_to_tensor(images, tf.float32),
+                "segmentation_masks": tf.cast(masks, tf.float32)[..., None] + shift}
         for layer in geometric + photometric:
             data = layer(data, training=True)
         out = tf.cast(tf.round(data["segmentation_masks"][..., 0]), tf.int32)
@@ -134,14 +133,15 @@ def train_dataset(arrays: Arrays, batch: int, augment: bool, ignore_index: int |
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def steps_per_epoch(num_samples: int, batch: int) -> int:
-    """One pass over the training images, or MIN_EPOCH_IMAGES augmented images when there are fewer.
+def steps_per_epoch(num_samples: int, batch: int, min_images: int = 0) -> int:
+    """One pass over the training images, or `min_images` (TrainConfig.min_epoch_images, 256 by default)
+    augmented images when there are fewer.
 
-    Hand-labelled datasets are often a few dozen images; one pass over 30 images is 4 steps, and a 15-epoch run
-    of 60 steps leaves a model (SegNet especially) far from converged, while each epoch pays the fixed cost of
+    Hand-labelled datasets are often a few dozen images; one pass over 30 images is 4 steps of 8, and a 15-epoch
+    run of 60 steps leaves a model (SegNet especially) far from converged, while each epoch pays the fixed cost of
     validation and checkpoints. With augmentation every repeat is a new view, so a short epoch is simply padded.
     """
-    return max(1, -(-max(num_samples, MIN_EPOCH_IMAGES) // batch))
+    return max(1, -(-max(num_samples, min_images) // batch))
 
 
 def model_inputs(arrays: Arrays) -> np.ndarray:
