@@ -1,5 +1,6 @@
-"""The main window: dataset browser, mask editor, class palette and tool options, and the rules that never lose
-an edit (save on Ctrl+S and on switching images, autosave every 30 s, restore after a crash, ask before closing).
+"""The main window: dataset browser, mask editor, class palette and tool options, the training and prediction
+docks and the compare view, and the rules that never lose an edit (save on Ctrl+S and on switching images,
+autosave every 30 s, restore after a crash, ask before closing).
 
 The window holds Qt state only. Folder scanning and image decoding run on a worker thread through core/, saving
 goes through `Dataset.write_mask` (atomic, original kept once) and autosaves through core/autosave.py. Nothing
@@ -14,21 +15,28 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoGroup
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QListWidget, QMainWindow, QStyle, QToolBar,
-                               QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QListWidget, QMainWindow, QScrollArea, QStyle,
+                               QTabWidget,
+                               QToolBar, QWidget)
 
 from ..core.autosave import (Autosave, clear_autosave, list_autosaves, newer_than_masks, read_autosave,
                              write_autosave)
 from ..core.classes import ClassSet, write_classes_csv
 from ..core.dataset import Dataset, Sample, open_dataset
+from ..core.edits import replace_mask
 from ..core.errors import DatasetError
 from ..core.project import Project, load_project
 from . import dialogs
 from .browser import DatasetBrowser
+from .compare import CompareView
 from .editor.actions import EditorActions
 from .editor.canvas import MaskEditor
 from .editor.palette import ClassPalette
 from .editor.tool_options import ToolOptions
+from .export_dialog import ExportDialog
+from .health import HealthDialog
+from .prediction import PredictionPanel
+from .training import TrainingPanel
 from .workers import run_in_thread
 
 AUTOSAVE_MS = 30_000
@@ -72,6 +80,22 @@ def read_sample(dataset: Dataset, sample: Sample) -> tuple[str, np.ndarray, np.n
     return sample.key, image, dataset.read_mask(sample) if sample.labelled else None
 
 
+def _scrollable(widget: QWidget) -> QScrollArea:
+    """A tall panel in a scroll area, so its dock never forces the window above a laptop screen's size."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    return area
+
+
+def latest_run(root: Path) -> Path | None:
+    """The newest run of the folder that has a model to predict with (the GUI's default for Predict all)."""
+    from ..ml.runs import list_runs
+
+    return next((r.folder for r in list_runs(root) if r.has_best), None)
+
+
 class MainWindow(QMainWindow):
     """See the module docstring. `datasetOpened` and `sampleLoaded` let later docks (training, compare) follow."""
 
@@ -90,7 +114,14 @@ class MainWindow(QMainWindow):
 
         self.undo_group = QUndoGroup(self)
         self.editor = MaskEditor(self.undo_group, self)
-        self.setCentralWidget(self.editor)
+        self.compare = CompareView(self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.setUsesScrollButtons(True)  # the tab titles must not set the window's minimum width
+        self.tabs.addTab(self.editor, "Edit mask")
+        self.tabs.addTab(self.compare, "Prediction vs ground truth")
+        self.tabs.currentChanged.connect(self._refresh_compare)
+        self.setCentralWidget(self.tabs)
         self.editor_actions = EditorActions(self.editor, self)
 
         self.browser = DatasetBrowser(self)
@@ -107,6 +138,14 @@ class MainWindow(QMainWindow):
         self.problems_dock = self._dock("Problems", "problemsDock", self.problems,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.problems_dock.hide()
+        self.training = TrainingPanel(self)
+        self.training_dock = self._dock("Training", "trainingDock", _scrollable(self.training),
+                                        Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.palette_dock, self.training_dock)
+        self.palette_dock.raise_()
+        self.prediction = PredictionPanel(self)
+        self.prediction_dock = self._dock("Predictions", "predictionDock", self.prediction,
+                                          Qt.DockWidgetArea.LeftDockWidgetArea)
 
         self.summary = QLabel("No folder open")
         self.statusBar().addPermanentWidget(self.summary)
@@ -116,6 +155,15 @@ class MainWindow(QMainWindow):
         self.editor.maskChanged.connect(self._refresh_dirty)
         self.editor.dirtyChanged.connect(self._refresh_dirty)
         self.editor.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 4000))
+        self.editor.maskChanged.connect(self._on_mask_changed)
+        self.sampleLoaded.connect(self._on_sample_shown)
+        self.training.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.training.runFinished.connect(self._on_run_finished)
+        self.training.runSelected.connect(self._use_run)
+        self.prediction.scoresChanged.connect(self.browser.set_scores)
+        self.prediction.keyActivated.connect(self.browser.select_key)
+        self.prediction.predicted.connect(self._on_predicted)
+        self.prediction.failed.connect(lambda m: self.statusBar().showMessage(m, 8000))
 
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
@@ -185,10 +233,30 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&Tools")
         menu.addActions(list(ea.tool_actions.values()))
 
+        self.train_action = self._action("&Train", self._train, "Ctrl+T", sp.SP_MediaPlay)
+        self.stop_train_action = self._action("&Stop training", self.training.request_stop, None, sp.SP_MediaStop)
+        self.predict_action = self._action("&Predict all", lambda: self.prediction.predict_all(), "Ctrl+Shift+P")
+        self.accept_action = self._action("&Accept prediction as mask", self.accept_prediction, "Ctrl+Shift+A")
+        self.label_next_action = self._action("&Label next (most uncertain)", self.label_next, "Ctrl+N")
+        self.health_action = self._action("Dataset &health…", self.show_health)
+        self.export_action = self._action("&Export predictions…", self.show_export, "Ctrl+E")
+        menu = self.menuBar().addMenu("&Model")
+        menu.addActions([self.train_action, self.stop_train_action])
+        menu.addSeparator()
+        menu.addActions([self.predict_action, self.accept_action, self.label_next_action])
+        menu.addSeparator()
+        menu.addActions([self.health_action, self.export_action])
+
         menu = self.menuBar().addMenu("&View")
         menu.addActions([ea.toggle_overlay, ea.fit, ea.zoom_in, ea.zoom_out])
         menu.addSeparator()
-        for dock in (self.browser_dock, self.palette_dock, self.tools_dock, self.problems_dock):
+        self.show_editor_action = self._action("Edit mask", lambda: self.tabs.setCurrentIndex(0), "Ctrl+1")
+        self.show_compare_action = self._action("Prediction vs ground truth", lambda: self.tabs.setCurrentIndex(1),
+                                                "Ctrl+2")
+        menu.addActions([self.show_editor_action, self.show_compare_action])
+        menu.addSeparator()
+        for dock in (self.browser_dock, self.palette_dock, self.tools_dock, self.training_dock,
+                     self.prediction_dock, self.problems_dock):
             menu.addAction(dock.toggleViewAction())
 
         bar = QToolBar("Main", self)
@@ -198,6 +266,8 @@ class MainWindow(QMainWindow):
         bar.addActions([ea.undo, ea.redo])
         bar.addSeparator()
         bar.addActions(list(ea.tool_actions.values()))
+        bar.addSeparator()
+        bar.addActions([self.train_action, self.predict_action])
         self.addToolBar(bar)
         self.toolbar = bar
 
@@ -258,6 +328,8 @@ class MainWindow(QMainWindow):
         keys = self.browser.visible_keys()
         if keys:
             self.browser.select_key(keys[0])
+        self.training.set_dataset(dataset)
+        self._use_run(latest_run(dataset.root))
         self.datasetOpened.emit(dataset)
 
     def _show_problems(self) -> None:
@@ -384,6 +456,7 @@ class MainWindow(QMainWindow):
         self._set_status(key, "edited")
         self._save_project()
         self._refresh_dirty()
+        self.prediction.refresh_queue()
         self.statusBar().showMessage(f"Saved {path}", 4000)
         return True
 
@@ -441,6 +514,88 @@ class MainWindow(QMainWindow):
         where = f" — {self.dataset.root}" if self.dataset else ""
         self.setWindowTitle(f"seg-desktop{where}[*]")
 
+    # ------------------------------------------------------------------ training and prediction
+
+    def _train(self) -> None:
+        self.training_dock.show()
+        self.training_dock.raise_()
+        self.training.start_training()
+
+    def _use_run(self, run_folder: Path | str | None) -> None:
+        """Predict with `run_folder` from now on (cached predictions of it show at once)."""
+        self.prediction.set_context(self.dataset, run_folder)
+        self._on_sample_shown(self.editor.current_key())
+
+    def _on_run_finished(self, run_folder: str) -> None:
+        """A finished run predicts every image at once, so the browser can sort worst-first for correcting."""
+        self._use_run(run_folder)
+        self.prediction.predict_all()
+
+    def _on_predicted(self, key: str) -> None:
+        if key == self.editor.current_key():
+            self._on_sample_shown(key)
+
+    def _on_sample_shown(self, key: str | None) -> None:
+        """Give the editor the prediction for its prediction brush, and the compare view what it shows."""
+        found = self.prediction.prediction_for(key) if key else None
+        self.editor.set_reference_mask(found[0] if found else None)
+        self._refresh_compare()
+
+    def _on_mask_changed(self, key: str) -> None:
+        if self.tabs.currentWidget() is self.compare:
+            self._refresh_compare()
+
+    def _refresh_compare(self, *_args: object) -> None:
+        """Only while the compare tab is visible: every stroke would otherwise recompute its error map."""
+        key = self.editor.current_key()
+        if self.tabs.currentWidget() is not self.compare:
+            return
+        if key is None or self.dataset is None:
+            self.compare.clear()
+            return
+        found = self.prediction.prediction_for(key)
+        sample = self._samples.get(key)
+        gt = np.array(self.editor.mask(key)) if sample is not None and (sample.labelled or key in
+                                                                        self.editor.dirty_keys()) else None
+        pred, entropy = found if found else (None, None)
+        self.compare.show_prediction(self.editor.image(), gt, pred, self.dataset.classes, entropy)
+
+    def accept_prediction(self) -> bool:
+        """Replace the shown mask with the model's prediction, as one undoable step (then correct it by hand)."""
+        key = self.editor.current_key()
+        found = self.prediction.prediction_for(key) if key else None
+        if found is None:
+            self.statusBar().showMessage("No prediction for this image yet: train a model and run Predict all.", 6000)
+            return False
+        self.editor.commit("Accept prediction", replace_mask(self.editor.live_mask(), found[0]))
+        self.statusBar().showMessage("Prediction accepted as the mask; correct it, then save (Ctrl+S).", 6000)
+        return True
+
+    def label_next(self) -> bool:
+        """Open the unlabelled image the model is least sure about."""
+        queue = self.prediction.label_next()
+        if not queue:
+            self.statusBar().showMessage("No unlabelled images left.", 5000)
+            return False
+        self.browser.select_key(queue[0])
+        return True
+
+    def show_health(self) -> None:
+        if self.dataset is not None:
+            HealthDialog(self.dataset, self).exec()
+
+    def show_export(self) -> None:
+        if self.dataset is None:
+            return
+        from ..ml.runs import list_runs
+
+        runs = [r.folder for r in list_runs(self.dataset.root) if r.has_best]
+        if not runs:
+            dialogs.show_error(self, "There is no trained model in this folder yet; train one first (Ctrl+T).")
+            return
+        selected = [self.editor.current_key()] if self.editor.current_key() else []
+        ExportDialog(self.dataset, runs, selected, settings=self.settings, parent=self).exec()
+
     # ------------------------------------------------------------------ classes
 
     def edit_classes(self) -> None:
@@ -487,6 +642,8 @@ class MainWindow(QMainWindow):
         if not self._settle_unsaved("closing"):
             event.ignore()
             return
+        self.training.stop_and_wait(15000)
+        self.prediction.stop_and_wait(15000)
         self.autosave_timer.stop()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
