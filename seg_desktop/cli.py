@@ -31,6 +31,23 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
 
     _add_train_parser(sub)
+
+    e = sub.add_parser("evaluate", help="score a run's best model against a dataset's masks")
+    e.add_argument("run", type=Path, help="run folder made by `seg-desktop train`")
+    e.add_argument("data", type=Path, help="dataset folder with masks")
+    e.add_argument("--split", choices=("val", "test", "all"), default="val",
+                   help="which labelled images to score (val = the run's own validation images)")
+    e.add_argument("--json", action="store_true", help="print the scores as JSON")
+    e.add_argument("--tile", action="store_true", help="predict large images in overlapping full-resolution tiles")
+
+    r = sub.add_parser("predict", help="write a run's predicted masks for every image of a folder")
+    r.add_argument("run", type=Path, help="run folder made by `seg-desktop train`")
+    r.add_argument("data", type=Path, help="folder of images (masks are not needed)")
+    r.add_argument("--out", type=Path, required=True, help="folder for one PNG per image, named by its stem")
+    r.add_argument("--format", choices=("index", "color", "overlay"), default="index")
+    r.add_argument("--probabilities", action="store_true",
+                   help="also write <stem>_probs.npy (float16) and <stem>_entropy.png (uncertainty)")
+    r.add_argument("--tile", action="store_true", help="predict large images in overlapping full-resolution tiles")
     return p
 
 
@@ -90,6 +107,17 @@ def _native_stderr_silenced():
         os.close(devnull)
 
 
+def _start_tensorflow_quietly() -> None:
+    """Import TensorFlow and start its runtime with native stderr silenced: its C++ start-up lines ("oneDNN custom
+    operations", "Could not find cuda drivers") ignore TF_CPP_MIN_LOG_LEVEL since 2.20 and would bury the one
+    line a command has to say."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _native_stderr_silenced():
+        import tensorflow as tf
+
+        tf.config.list_logical_devices()
+
+
 def _train_config(args: argparse.Namespace):
     from .ml.config import TrainConfig, parse_size
 
@@ -118,12 +146,9 @@ def _run_train(args: argparse.Namespace) -> int:
     if not args.data.is_dir():  # said before TensorFlow spends seconds loading
         state = "is not a folder" if args.data.exists() else "does not exist"
         raise DatasetError(f"{args.data} {state}; pass the dataset folder that holds the images.", args.data)
-    with _native_stderr_silenced():  # TensorFlow's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL since 2.20
-        from .ml.listener import TrainListener
-        from .ml.train import TrainingError, train
-        import tensorflow as tf
-
-        tf.config.list_logical_devices()  # initialises the runtime (and its "no CUDA" lines) here
+    _start_tensorflow_quietly()
+    from .ml.listener import TrainListener
+    from .ml.train import TrainingError, train
 
     class _Printer(TrainListener):
         def on_train_begin(self, info: dict) -> None:
@@ -149,6 +174,85 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(args: argparse.Namespace):
+    """The run's model and the dataset, after the cheap checks that need no TensorFlow."""
+    for path, what in ((args.run, "run folder made by `seg-desktop train`"), (args.data, "dataset folder")):
+        if not path.is_dir():
+            state = "is not a folder" if path.exists() else "does not exist"
+            raise DatasetError(f"{path} {state}; pass the {what}.", path)
+    _start_tensorflow_quietly()
+    from .core.dataset import open_dataset
+    from .ml.predict import load_run
+
+    run = load_run(args.run)
+    # the run's own fraction and seed, so `--split val` draws the very images it was validated on
+    dataset = open_dataset(args.data, val_fraction=run.config.val_split, seed=run.config.seed)
+    for problem in dataset.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return run, dataset
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    """Scores of the run's best model on the chosen split, as a table or JSON (the shape of metrics.json)."""
+    import json
+
+    run, dataset = _load(args)
+    from .ml.data import split_samples
+    from .ml.predict import evaluate_dataset, json_safe
+
+    if args.split == "val":
+        samples = split_samples(dataset, run.config.val_split, run.config.seed)[1]
+    else:
+        samples = dataset.labelled(None if args.split == "all" else args.split)
+    if not samples:
+        raise DatasetError(f"{args.data} has no labelled images in the {args.split} split; choose --split all or "
+                           "another split.", args.data)
+    result = evaluate_dataset(run, dataset, samples, tile=args.tile)
+    for problem in result["problems"]:
+        print(f"warning: skipped {problem}", file=sys.stderr)
+    if not result["num_images"]:
+        raise DatasetError(f"None of the {len(samples)} {args.split} images of {args.data} could be scored; fix "
+                           "the files named above.", args.data)
+    result = {"run": str(args.run), "data": str(args.data), "split": args.split, **result}
+    if args.json:
+        print(json.dumps(json_safe(result), indent=2))
+        return 0
+    print(f"{run.model_file}: {result['num_images']} {args.split} images of {args.data}")
+    print(f"{'class':<20} {'IoU':>7} {'Dice':>7}")
+    for name, s in result["per_class"].items():
+        iou, dice = ("-" if v != v else f"{v:.4f}" for v in (s["iou"], s["dice"]))  # NaN: class absent
+        print(f"{name[:20]:<20} {iou:>7} {dice:>7}")
+    print(f"{'mean':<20} {result['mean_iou']:>7.4f} {result['mean_dice']:>7.4f}")
+    print(f"pixel accuracy {result['pixel_accuracy']:.4f}")
+    return 0
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    """One mask per image; images that cannot be read are named, the others still written, and the exit is 1."""
+    run, dataset = _load(args)
+    from .ml.predict import export_predictions
+
+    if not dataset.samples:
+        raise DatasetError(f"{args.data} holds no images seg-desktop can read; pass the folder with the images.",
+                           args.data)
+    problems: list[str] = []
+
+    def progress(done: int, total: int, key: str) -> None:
+        print(f"\rpredicted {done}/{total}", end="", flush=True)
+
+    written = export_predictions(run, dataset, dataset.samples, args.out, fmt=args.format,
+                                 probabilities=args.probabilities, progress=progress, tile=args.tile,
+                                 problems=problems)
+    print(f"\rwrote {len(written)} {args.format} masks to {args.out}")
+    if problems:
+        for problem in problems:
+            print(f"seg-desktop: skipped {problem}", file=sys.stderr)
+        print(f"seg-desktop: {len(problems)} of {len(dataset.samples)} images could not be predicted (named "
+              "above); fix or remove them and run predict again.", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
@@ -161,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run_sample(args)
         if args.command == "train":
             return _run_train(args)
+        if args.command == "evaluate":
+            return _run_evaluate(args)
+        if args.command == "predict":
+            return _run_predict(args)
         _parser().print_help()
         return 1
     except DatasetError as exc:

@@ -92,12 +92,12 @@ class PredictAllWorker(QObject):
             self.finished.emit()
 
     def _predict_all(self) -> None:
+        from ..ml.predict import check_classes
+
         dataset = open_dataset(self.dataset_root)
         run = load_run_cached(self.run_folder)
         k, ignore = run.num_classes, dataset.classes.ignore_index
-        if dataset.classes.num_classes != k:
-            raise DatasetError(f"{run.model_file} predicts {k} classes but {dataset.root} has "
-                               f"{dataset.classes.num_classes}; use a run trained on this dataset.", run.model_file)
+        check_classes(run, dataset)
         cache = PredictionCache(dataset.root, run.folder)
         kept = cache.bind(run.model_file) and self.reuse_cache
         scores = cache.read_scores() if kept else {}

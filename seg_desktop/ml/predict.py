@@ -166,11 +166,12 @@ def load_run(folder: Path | str, model_file: str | None = None) -> LoadedRun:
     return LoadedRun(folder, config, model, _run_classes(config, num_classes), path)
 
 
-def _check_classes(run: LoadedRun, dataset: Dataset) -> None:
+def check_classes(run: LoadedRun, dataset: Dataset) -> None:
+    """Refuse to score a model against masks with another number of classes (the scores would be meaningless)."""
     if dataset.classes.num_classes != run.num_classes:
         raise DatasetError(
             f"{run.model_file} predicts {run.num_classes} classes but {dataset.root} has "
-            f"{dataset.classes.num_classes}; evaluate on the data set it was trained for or retrain.", run.model_file)
+            f"{dataset.classes.num_classes}; use a run trained on this dataset, or retrain.", run.model_file)
 
 
 def evaluate_dataset(run: LoadedRun, dataset: Dataset, samples: Sequence[Sample],
@@ -180,7 +181,7 @@ def evaluate_dataset(run: LoadedRun, dataset: Dataset, samples: Sequence[Sample]
     Samples whose files turn out bad are skipped and listed under "problems" so one broken mask does not hide
     the scores of the rest.
     """
-    _check_classes(run, dataset)
+    check_classes(run, dataset)
     k, ignore = run.num_classes, dataset.classes.ignore_index
     total = np.zeros((k, k), np.int64)
     per_image, problems = [], []
@@ -213,18 +214,18 @@ def evaluate_dataset(run: LoadedRun, dataset: Dataset, samples: Sequence[Sample]
 
 def write_metrics(run_folder: Path, metrics: dict) -> Path:
     path = Path(run_folder) / "metrics.json"
-    atomic_write_bytes(path, json.dumps(_json_safe(metrics), indent=2).encode("utf-8"))
+    atomic_write_bytes(path, json.dumps(json_safe(metrics), indent=2).encode("utf-8"))
     return path
 
 
-def _json_safe(value):
+def json_safe(value):
     """NaN (a class absent from a split) is not JSON; write null so every JSON reader accepts the file."""
     if isinstance(value, float) and value != value:
         return None
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -254,9 +255,12 @@ def _output_names(samples: Sequence[Sample]) -> list[str]:
 
 def export_predictions(run: LoadedRun, dataset: Dataset, samples: Sequence[Sample], out_dir: Path | str,
                        fmt: str = "index", probabilities: bool = False, progress: Progress | None = None,
-                       stop=None, tile: bool = False) -> list[Path]:
+                       stop=None, tile: bool = False, problems: list[str] | None = None) -> list[Path]:
     """One PNG per image named by the image's stem (same size as the image); with `probabilities`, also
-    `<stem>_probs.npy` (float16 H x W x K) and `<stem>_entropy.png` (0 = certain, 255 = uniform)."""
+    `<stem>_probs.npy` (float16 H x W x K) and `<stem>_entropy.png` (0 = certain, 255 = uniform).
+
+    With a `problems` list, an image that cannot be read is skipped and its reason appended, so one corrupt file
+    does not cost the masks of all the others; without one, the first such image raises its DatasetError."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
     out = Path(out_dir).expanduser()
@@ -270,7 +274,13 @@ def export_predictions(run: LoadedRun, dataset: Dataset, samples: Sequence[Sampl
     for i, (sample, name) in enumerate(zip(samples, _output_names(samples))):
         if stop is not None and stop.is_set():
             break
-        image = dataset.read_image(sample)
+        try:
+            image = dataset.read_image(sample)
+        except DatasetError as exc:
+            if problems is None:
+                raise
+            problems.append(str(exc))
+            continue
         pred = run.predict(image, tile=tile)
         path = out / f"{name}.png"
         atomic_write_bytes(path, render(pred.mask, fmt, run.classes, image))
