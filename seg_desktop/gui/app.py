@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from .crash import ExceptionHook
 from .main_window import MainWindow
 
 ORG_NAME = "seg-desktop"
@@ -31,9 +32,14 @@ def main(folder: Path | None = None) -> int:
     """Run the GUI on `folder` (None: the built-in sample dataset) until the window closes; the exit code."""
     app = create_app()
     window = MainWindow()
+    hook = ExceptionHook(window, window.autosave_now)
+    hook.install()  # an uncaught error from here on: a message, an emergency autosave, a log entry
     window.show()
     if folder is None:
         QTimer.singleShot(0, window.open_sample)
     else:
         QTimer.singleShot(0, lambda: window.open_folder(Path(folder)))
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        hook.uninstall()

@@ -10,6 +10,7 @@ from PySide6.QtCore import QSettings, Qt
 from seg_desktop.core.dataset import open_dataset
 from seg_desktop.core.sample_data import make_sample_dataset
 from seg_desktop.gui.export_dialog import ExportDialog, export_masks
+from tests.helpers import make_untrained_run
 
 
 @pytest.fixture(scope="module")
@@ -19,17 +20,7 @@ def data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, data):
-    """A real run folder: config.json from TrainConfig and an untrained 4-filter UNet as best.keras."""
-    from seg_desktop.ml.config import TrainConfig
-    from seg_desktop.ml.models import build_model
-
-    folder = tmp_path_factory.mktemp("run")
-    k = data.classes.num_classes
-    cfg = TrainConfig(data=str(data.root), size=(32, 32), base_filters=4, num_classes=k,
-                      class_names=data.classes.names, class_colors=[list(data.classes.color_of(i)) for i in range(k)])
-    (folder / "config.json").write_text(cfg.to_json())
-    build_model("unet", k, (None, None, 3), base_filters=4).save(folder / "best.keras")
-    return folder
+    return make_untrained_run(tmp_path_factory.mktemp("run"), data)
 
 
 @pytest.fixture

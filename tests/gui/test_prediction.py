@@ -13,23 +13,13 @@ from seg_desktop.core.metrics import per_image_scores
 from seg_desktop.core.predictions import PredictionCache
 from seg_desktop.core.sample_data import make_sample_dataset
 from seg_desktop.gui.prediction import PredictAllWorker, PredictionPanel
+from tests.helpers import make_untrained_run
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    """A real run folder: config.json from TrainConfig and an untrained 4-filter UNet as best.keras."""
-    from seg_desktop.ml.config import TrainConfig
-    from seg_desktop.ml.models import build_model
-
     data = open_dataset(make_sample_dataset(tmp_path_factory.mktemp("ref"), n=1, size=40))
-    folder = tmp_path_factory.mktemp("run") / "20240101-000000-unet"
-    folder.mkdir()
-    k = data.classes.num_classes
-    cfg = TrainConfig(data=str(data.root), size=(32, 32), base_filters=4, num_classes=k,
-                      class_names=data.classes.names, class_colors=[list(data.classes.color_of(i)) for i in range(k)])
-    (folder / "config.json").write_text(cfg.to_json())
-    build_model("unet", k, (None, None, 3), base_filters=4).save(folder / "best.keras")
-    return folder
+    return make_untrained_run(tmp_path_factory.mktemp("run") / "20240101-000000-unet", data)
 
 
 @pytest.fixture

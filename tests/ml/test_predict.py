@@ -10,9 +10,8 @@ from seg_desktop.core.dataset import open_dataset
 from seg_desktop.core.errors import DatasetError
 from seg_desktop.core.metrics import confusion_matrix, scores
 from seg_desktop.core.sample_data import make_sample_dataset
-from seg_desktop.ml.config import TrainConfig
-from seg_desktop.ml.models import build_model
 from seg_desktop.ml.predict import evaluate_dataset, export_predictions, load_run, write_metrics
+from tests.helpers import make_untrained_run
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +21,7 @@ def data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, data):
-    folder = tmp_path_factory.mktemp("run")
-    k = data.classes.num_classes
-    cfg = TrainConfig(data=str(data.root), model="unet", size=(32, 32), base_filters=4, num_classes=k,
-                      class_names=data.classes.names,
-                      class_colors=[list(data.classes.color_of(i)) for i in range(k)])
-    (folder / "config.json").write_text(cfg.to_json())
-    build_model("unet", k, (None, None, 3), base_filters=4).save(folder / "best.keras")
-    return folder
+    return make_untrained_run(tmp_path_factory.mktemp("run"), data)
 
 
 def test_predict_shapes_probabilities_entropy(run_dir, data):

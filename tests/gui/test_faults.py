@@ -1,0 +1,112 @@
+"""The window under faults: an uncaught exception (GUI thread or worker thread) is a message plus an emergency
+autosave, a full disk on save keeps the old mask and the edit, and closing mid predict-all or mid training exits
+cleanly."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QTimer
+
+from seg_desktop.core.autosave import list_autosaves, read_autosave
+from seg_desktop.core.dataset import open_dataset
+from seg_desktop.gui.crash import ExceptionHook, crash_log_path
+from tests.helpers import make_untrained_run
+
+
+def _paint(window) -> np.ndarray:
+    """A real edit through the editor (one undo step); returns the edited mask."""
+    mask = np.array(window.editor.mask())
+    mask[2:10, 2:10] = (mask[2:10, 2:10] + 1) % window.dataset.classes.num_classes
+    from seg_desktop.core.edits import replace_mask
+
+    window.editor.commit("test edit", replace_mask(window.editor.live_mask(), mask))
+    assert window.editor.current_key() in window.editor.dirty_keys()
+    return mask
+
+
+@pytest.fixture
+def hook(window):
+    h = ExceptionHook(window, window.autosave_now)
+    h.install()
+    yield h
+    h.uninstall()
+
+
+@pytest.mark.qt_no_exception_capture
+@pytest.mark.parametrize("where", ["gui thread", "worker thread"])
+def test_uncaught_exception_is_a_message_and_an_emergency_autosave(qtbot, window, open_folder, sample_folder,
+                                                                    answers, hook, where):
+    open_folder(sample_folder)
+    key = window.editor.current_key()
+    edited = _paint(window)
+
+    def boom():
+        raise RuntimeError("something nobody expected")
+
+    if where == "gui thread":
+        QTimer.singleShot(0, boom)  # raised inside a Qt slot: PySide hands it to sys.excepthook
+    else:
+        threading.Thread(target=boom).start()  # threading.excepthook, relayed to the GUI thread
+    qtbot.waitUntil(lambda: bool(answers.errors), timeout=5000)
+    message = answers.errors[0]
+    assert "internal error (RuntimeError: something nobody expected)" in message
+    assert "1 unsaved mask(s) were autosaved" in message and str(crash_log_path()) in message
+    assert "something nobody expected" in crash_log_path().read_text() and "Traceback" in crash_log_path().read_text()
+    saved = {a.key: a for a in list_autosaves(sample_folder)}
+    assert np.array_equal(read_autosave(saved[key]), edited)
+    # the session goes on: the edit is still open and saves normally
+    assert window.save_current() and np.array_equal(open_dataset(sample_folder).read_mask(
+        window.dataset.by_key(key)), edited)
+
+
+def test_disk_full_on_save_keeps_the_old_mask_and_the_edit(window, open_folder, sample_folder, answers,
+                                                          monkeypatch):
+    open_folder(sample_folder)
+    key = window.editor.current_key()
+    path = window.dataset.by_key(key).mask_path
+    before = path.read_bytes()
+    edited = _paint(window)
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    assert not window.save_current()
+    monkeypatch.undo()
+    assert path.read_bytes() == before  # the old mask, whole
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]  # no leftover temporary file
+    assert len(answers.errors) == 1 and "No space left on device" in answers.errors[0] and key in answers.errors[0]
+    assert key in window.editor.dirty_keys() and np.array_equal(window.editor.mask(), edited)
+    assert window.save_current() and open_dataset(sample_folder).read_mask(window.dataset.by_key(key)).tolist() \
+        == edited.tolist()
+
+
+def test_closing_during_predict_all_exits_cleanly(qtbot, window, open_folder, sample_folder):
+    open_folder(sample_folder)
+    run = make_untrained_run(sample_folder / ".seg-desktop" / "runs" / "20240101-000000-unet", window.dataset)
+    window._use_run(run)
+    assert window.prediction.predict_all()
+    assert window.prediction.is_running()
+    assert window.close()
+    assert not window.prediction.is_running() and not window.isVisible()
+
+
+def test_closing_during_training_exits_cleanly(qtbot, window, open_folder, sample_folder):
+    open_folder(sample_folder)
+    panel = window.training
+    panel.model_combo.setCurrentIndex(panel.model_combo.findData("unet"))
+    panel.size_edit.setText("32")
+    panel.epochs_spin.setValue(50)
+    panel.filters_spin.setValue(4)
+    window.train_action.trigger()
+    qtbot.waitUntil(lambda: panel._worker is not None and panel._worker._runner.pid is not None, timeout=10000)
+    pid = panel._worker._runner.pid
+    assert window.close()
+    assert not panel.is_training() and not window.isVisible()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # the training child is gone, not orphaned
