@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .core.errors import DatasetError
@@ -134,21 +136,56 @@ def _train_config(args: argparse.Namespace):
                        **{k: v for k, v in given.items() if v is not None})
 
 
+def _train_in_child(config, listener=None, stop=None):
+    """The training child's entry (module level, so a 'spawn' child can import it): TensorFlow starts with its
+    native start-up lines silenced, then the engine runs exactly as in the GUI's child (memory cap included)."""
+    _start_tensorflow_quietly()
+    from .ml.remote import train_entry
+
+    return train_entry(config, listener, stop)
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops(stop, runner):
+    """While training, the first Ctrl+C asks the engine to stop after the current batch (it keeps its
+    checkpoints and history) and a second ends the child at once; without this, KeyboardInterrupt would unwind
+    the parent and leave the child to be killed mid-epoch. Signal handlers exist only in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame) -> None:
+        if stop.is_set():
+            runner.kill()
+            return
+        stop.set()
+        print("seg-desktop: stopping after this batch (Ctrl+C again to stop at once).", file=sys.stderr,
+              flush=True)
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _run_train(args: argparse.Namespace) -> int:
-    """Train with a progress line per epoch; bad input of any kind is one sentence on stderr and exit 1."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Train with a progress line per epoch. Bad input of any kind is one sentence on stderr and exit 1, and so
+    is running out of memory: the engine runs in a child process (as in the GUI), so even a TensorFlow abort
+    or the kernel's OOM killer ends only the child. Set SEG_DESKTOP_MEMORY_LIMIT_GB=N to cap the training
+    process at N GB beyond TensorFlow's start-up, so a run too big for the machine fails cleanly instead of
+    swapping it to a halt. Ctrl+C stops after the current batch keeping the checkpoints (exit 130)."""
     try:
         config = _train_config(args)
         config.validate()
     except ValueError as exc:
         print(f"seg-desktop: {exc}", file=sys.stderr)
         return 1
-    if not args.data.is_dir():  # said before TensorFlow spends seconds loading
+    if not args.data.is_dir():  # said before the child spends seconds loading TensorFlow
         state = "is not a folder" if args.data.exists() else "does not exist"
         raise DatasetError(f"{args.data} {state}; pass the dataset folder that holds the images.", args.data)
-    _start_tensorflow_quietly()
     from .ml.listener import TrainListener
-    from .ml.train import TrainingError, train
+    from .ml.remote import ChildProcessFailed, ChildRunner
 
     class _Printer(TrainListener):
         def on_train_begin(self, info: dict) -> None:
@@ -164,14 +201,17 @@ def _run_train(args: argparse.Namespace) -> int:
             print(f"epoch {logs['epoch']}/{self.epochs}  loss {logs['loss']:.3f}  mIoU {logs['mean_iou']:.2f}"
                   f"{val}  {logs['seconds']:.1f}s", flush=True)
 
+    stop = threading.Event()
+    runner = ChildRunner(_train_in_child, config)
     try:
-        run = train(config, _Printer())
-    except (TrainingError, ValueError) as exc:
+        with _ctrl_c_stops(stop, runner):
+            run = runner.run(_Printer(), stop)
+    except (ChildProcessFailed, ValueError) as exc:
         print(f"seg-desktop: {exc}", file=sys.stderr)
-        return 1
+        return 130 if stop.is_set() else 1
     best = "" if run.best_val_mean_iou is None else f" (best val mIoU {run.best_val_mean_iou:.3f})"
     print(f"{'stopped' if run.stopped else 'finished'}{best}: {run.folder}")
-    return 0
+    return 130 if run.stopped else 0
 
 
 def _load(args: argparse.Namespace):
@@ -238,12 +278,14 @@ def _run_predict(args: argparse.Namespace) -> int:
     problems: list[str] = []
 
     def progress(done: int, total: int, key: str) -> None:
-        print(f"\rpredicted {done}/{total}", end="", flush=True)
+        if sys.stdout.isatty():  # a live counter on a terminal; logs get only the summary line
+            print(f"\rpredicted {done}/{total}", end="", flush=True)
 
     written = export_predictions(run, dataset, dataset.samples, args.out, fmt=args.format,
                                  probabilities=args.probabilities, progress=progress, tile=args.tile,
                                  problems=problems)
-    print(f"\rwrote {len(written)} {args.format} masks to {args.out}")
+    carriage_return = "\r" if sys.stdout.isatty() else ""
+    print(f"{carriage_return}wrote {len(written)} {args.format} masks to {args.out}")
     if problems:
         for problem in problems:
             print(f"seg-desktop: skipped {problem}", file=sys.stderr)
