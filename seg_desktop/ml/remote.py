@@ -34,6 +34,8 @@ CHILD_NICENESS = 10
 _POLL_S = 0.05
 # Errors whose message is already the one clear sentence for the user (the engine's contract).
 _EXPECTED_ERRORS = frozenset({"DatasetError", "ValueError", "TrainingError"})
+# Environment variable read by the training child: gigabytes it may allocate (see cap_memory).
+MEMORY_LIMIT_ENV = "SEG_DESKTOP_MEMORY_LIMIT_GB"
 
 
 class ChildProcessFailed(Exception):
@@ -94,10 +96,37 @@ def _child_main(func: Callable[..., Any], args: tuple, conn: Connection, stop: A
         conn.close()
 
 
-def _train_entry(config: TrainConfig, listener: Any, stop: Any) -> RunSummary:
+def train_entry(config: TrainConfig, listener: Any, stop: Any) -> RunSummary:
+    """What the training child runs: `train()` under the memory cap of MEMORY_LIMIT_ENV, a RunSummary back."""
     from .train import train  # TensorFlow is imported here, in the child only
 
+    cap_memory()
     return _summary(train(config, listener=listener, stop=stop))
+
+
+def cap_memory() -> None:
+    """Honour SEG_DESKTOP_MEMORY_LIMIT_GB=N: this process may take N GB of address space beyond what it holds now
+    (call it after TensorFlow has loaded, whose start-up reserves gigabytes it never touches). Past the cap an
+    allocation fails and the run ends with one sentence about memory instead of swapping the whole machine
+    to a halt or waking the kernel's OOM killer. Linux only (elsewhere RLIMIT_AS is not enforced)."""
+    value = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if not value:
+        return
+    try:
+        extra = float(value) * 1e9
+    except ValueError:
+        extra = -1.0
+    if not extra > 0:
+        raise ValueError(f"{MEMORY_LIMIT_ENV} must be a positive number of gigabytes, not {value!r}.")
+    import resource
+
+    try:
+        with open("/proc/self/status") as f:
+            held = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+    except (OSError, StopIteration):
+        return  # no /proc: not Linux, where the limit would not be enforced anyway
+    limit = held + int(extra)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def user_message(kind: str, text: str) -> str:
@@ -208,7 +237,7 @@ class ChildRunner:
 
 def training_runner(config: TrainConfig) -> ChildRunner:
     """A runner for `seg_desktop.ml.train.train(config)`; keep it to be able to kill() the child."""
-    return ChildRunner(_train_entry, config)
+    return ChildRunner(train_entry, config)
 
 
 def train_in_child(config: TrainConfig, listener: Any = None, stop: Any = None) -> RunSummary:

@@ -51,8 +51,13 @@ def _cell(value: object) -> str:
 
 
 def append_history(run_folder: Path | str, row: dict) -> None:
-    """Append one epoch row (header first if the file is new), flushed and fsynced so readers see it at once."""
+    """Append one epoch row (header first if the file is new), flushed and fsynced so readers see it at once.
+
+    A run killed while appending can leave a last line without its newline; that fragment is cut off first,
+    since the new row would otherwise be glued onto it and both be lost to read_history.
+    """
     path = Path(run_folder) / HISTORY_FILE
+    _drop_partial_line(path)
     new = not path.exists() or path.stat().st_size == 0
     with open(path, "a", encoding="utf-8", newline="") as f:
         if new:
@@ -60,6 +65,17 @@ def append_history(run_folder: Path | str, row: dict) -> None:
         f.write(",".join(_cell(row.get(c)) for c in HISTORY_COLUMNS) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def _drop_partial_line(path: Path) -> None:
+    """Truncate `path` after its last newline when it does not end with one (nothing to do for a missing file)."""
+    try:
+        with open(path, "rb+") as f:
+            data = f.read()
+            if data and not data.endswith(b"\n"):
+                f.truncate(data.rfind(b"\n") + 1)
+    except FileNotFoundError:
+        pass
 
 
 def write_history(run_folder: Path | str, rows: list[dict]) -> None:

@@ -24,7 +24,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from ..core.atomic import atomic_write_text  # noqa: E402
+from ..core.atomic import _fsync_dir as fsync_dir, atomic_write_text  # noqa: E402
 from ..core.dataset import Dataset, open_dataset  # noqa: E402
 from ..core.errors import DatasetError  # noqa: E402
 from ..core.project import load_project  # noqa: E402
@@ -207,6 +207,7 @@ def _prepare_run_dir(config: TrainConfig, dataset: Dataset) -> Path:
     if not _in_place(config, folder) and any((folder / name).exists() for name in ("history.csv", "last.keras", "best.keras")):
         raise ValueError(f"{folder} already holds a run; choose another --out folder or delete that run first.")
     folder.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(folder)
     return folder
 
 
@@ -255,11 +256,33 @@ def _best(history: list[dict]) -> float | None:
     return max(values) if values else None
 
 
+def _temporary(path: Path) -> Path:
+    """Where `path` is written before it is renamed into place: beside it (the rename never crosses file
+    systems), hidden, and one fixed name per checkpoint so a kill leaves at most one stale file, removed by
+    _remove_stale_temporaries or overwritten by the next save."""
+    return path.with_name(f".{path.stem}.tmp.keras")
+
+
 def _save_atomically(model: keras.Model, path: Path) -> None:
-    """model.save to a temporary file then rename, so a crash never leaves a half-written checkpoint."""
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    """model.save to a temporary file, fsync, rename, fsync the folder (as core.atomic does for bytes, which
+    would hold a whole checkpoint in memory): a kill or power loss leaves the old checkpoint or the new one,
+    never half of one, and a failed save (out of memory, disk full) leaves no temporary file behind."""
+    tmp = _temporary(path)
+    try:
+        model.save(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def _remove_stale_temporaries(run_dir: Path) -> None:
+    """Temporary checkpoints a killed run left behind (a kill during model.save); the real ones are intact."""
+    for name in ("last.keras", "best.keras"):
+        _temporary(run_dir / name).unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- callbacks
@@ -290,8 +313,8 @@ class _Progress(keras.callbacks.Callback):
 
 
 class _EpochRecorder(keras.callbacks.Callback):
-    """Per epoch: validation scores into the logs (for early stopping and LR schedule), a history.csv row, the
-    listener's on_epoch_end, last.keras, and best.keras when the monitored mean IoU improved.
+    """Per epoch: validation scores into the logs (for early stopping and LR schedule), last.keras, best.keras
+    when the monitored mean IoU improved, then a history.csv row, then the listener's on_epoch_end.
 
     Validation predicts the cached validation arrays once and derives the loss and the core.metrics scores from
     the same probabilities. An epoch that diverged writes nothing, so the last good checkpoint survives.
@@ -331,7 +354,9 @@ class _EpochRecorder(keras.callbacks.Callback):
         }
         self.history.append(row)
         if self.chief:
-            append_history(self.run_dir, row)
+            # Checkpoints first, the history row last: the row commits the epoch, so every epoch history.csv
+            # lists is in last.keras (and best.keras holds the best listed score or better) and a resume that
+            # numbers on from the history never repeats or skips one. A kill between the two loses only the row.
             _save_atomically(self.model, self.run_dir / "last.keras")
             score = logs.get(self.monitor)
             if score is not None and math.isfinite(score) and score > self.state.best:
@@ -339,4 +364,5 @@ class _EpochRecorder(keras.callbacks.Callback):
                 _save_atomically(self.model, self.run_dir / "best.keras")
             elif not (self.run_dir / "best.keras").exists():
                 _save_atomically(self.model, self.run_dir / "best.keras")
+            append_history(self.run_dir, row)
         self.listener.on_epoch_end(epoch, row)
