@@ -227,9 +227,19 @@ def _load(args: argparse.Namespace):
     run = load_run(args.run)
     # the run's own fraction and seed, so `--split val` draws the very images it was validated on
     dataset = open_dataset(args.data, val_fraction=run.config.val_split, seed=run.config.seed)
-    for problem in dataset.problems:
-        print(f"warning: {problem}", file=sys.stderr)
     return run, dataset
+
+
+def _skipped(problems: list[str], done: str) -> int:
+    """Exit 1 when any file was skipped, after the work on all the others is done: the output is then
+    incomplete, and a script must not mistake it for a whole one. Each file gets its own line."""
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if not problems:
+        return 0
+    print(f"seg-desktop: {len(problems)} file(s) could not be used (named above) and {done}; fix or remove them "
+          "and run the command again.", file=sys.stderr)
+    return 1
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
@@ -248,15 +258,16 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         raise DatasetError(f"{args.data} has no labelled images in the {args.split} split; choose --split all or "
                            "another split.", args.data)
     result = evaluate_dataset(run, dataset, samples, tile=args.tile)
-    for problem in result["problems"]:
-        print(f"warning: skipped {problem}", file=sys.stderr)
+    problems = [str(p) for p in dataset.problems] + result["problems"]
     if not result["num_images"]:
+        _skipped(problems, "nothing was scored")
         raise DatasetError(f"None of the {len(samples)} {args.split} images of {args.data} could be scored; fix "
                            "the files named above.", args.data)
     result = {"run": str(args.run), "data": str(args.data), "split": args.split, **result}
+    done = f"the scores are of the other {result['num_images']} images"
     if args.json:
         print(json.dumps(json_safe(result), indent=2))
-        return 0
+        return _skipped(problems, done)
     print(f"{run.model_file}: {result['num_images']} {args.split} images of {args.data}")
     print(f"{'class':<20} {'IoU':>7} {'Dice':>7}")
     for name, s in result["per_class"].items():
@@ -264,18 +275,21 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         print(f"{name[:20]:<20} {iou:>7} {dice:>7}")
     print(f"{'mean':<20} {result['mean_iou']:>7.4f} {result['mean_dice']:>7.4f}")
     print(f"pixel accuracy {result['pixel_accuracy']:.4f}")
-    return 0
+    return _skipped(problems, done)
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    """One mask per image; images that cannot be read are named, the others still written, and the exit is 1."""
+    """One mask per image at the image's own size; unreadable files are named, the rest still written (exit 1)."""
     run, dataset = _load(args)
     from .ml.predict import export_predictions
 
-    if not dataset.samples:
-        raise DatasetError(f"{args.data} holds no images seg-desktop can read; pass the folder with the images.",
+    if not dataset.samples:  # open_dataset's last problem then says why (e.g. no image in any known layout)
+        for problem in dataset.problems[:-1]:
+            print(f"warning: {problem}", file=sys.stderr)
+        raise DatasetError(str(dataset.problems[-1]) if dataset.problems else
+                           f"{args.data} holds no images seg-desktop can read; pass the folder with the images.",
                            args.data)
-    problems: list[str] = []
+    problems = [str(p) for p in dataset.problems]
 
     def progress(done: int, total: int, key: str) -> None:
         if sys.stdout.isatty():  # a live counter on a terminal; logs get only the summary line
@@ -286,13 +300,7 @@ def _run_predict(args: argparse.Namespace) -> int:
                                  problems=problems)
     carriage_return = "\r" if sys.stdout.isatty() else ""
     print(f"{carriage_return}wrote {len(written)} {args.format} masks to {args.out}")
-    if problems:
-        for problem in problems:
-            print(f"seg-desktop: skipped {problem}", file=sys.stderr)
-        print(f"seg-desktop: {len(problems)} of {len(dataset.samples)} images could not be predicted (named "
-              "above); fix or remove them and run predict again.", file=sys.stderr)
-        return 1
-    return 0
+    return _skipped(problems, f"the masks of the other {len(written)} images were written")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -133,8 +133,6 @@ class MainWindow(QMainWindow):
         self.tool_options.attach(self.editor)
         self.browser_dock = self._dock("Images", "browserDock", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.palette_dock = self._dock("Classes", "classesDock", self.palette, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.tools_dock = self._dock("Tool options", "toolOptionsDock", self.tool_options,
-                                     Qt.DockWidgetArea.RightDockWidgetArea)
         self.problems_dock = self._dock("Problems", "problemsDock", self.problems,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.problems_dock.hide()
@@ -146,6 +144,9 @@ class MainWindow(QMainWindow):
         self.prediction = PredictionPanel(self)
         self.prediction_dock = self._dock("Predictions", "predictionDock", self.prediction,
                                           Qt.DockWidgetArea.LeftDockWidgetArea)
+        # tool options under the browser, so the right column's full height is the training panel's curves
+        self.tools_dock = self._dock("Tool options", "toolOptionsDock", self.tool_options,
+                                     Qt.DockWidgetArea.LeftDockWidgetArea)
 
         self.summary = QLabel("No folder open")
         self.statusBar().addPermanentWidget(self.summary)
@@ -172,7 +173,10 @@ class MainWindow(QMainWindow):
 
         self.setAcceptDrops(True)
         self.resize(1280, 800)
-        self.resizeDocks([self.browser_dock], [440], Qt.Orientation.Horizontal)  # first start: names readable
+        # first start (a saved layout replaces this): names readable, the training form and curves uncut
+        self.resizeDocks([self.browser_dock, self.training_dock], [440, 600], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.browser_dock, self.prediction_dock, self.tools_dock], [520, 200, 170],
+                         Qt.Orientation.Vertical)
         self.restoreGeometry(self.settings.value("window/geometry", b""))
         self.restoreState(self.settings.value("window/state", b""))
         self._update_title()

@@ -77,7 +77,7 @@ def test_predict_skips_a_corrupt_image_names_it_and_exits_1(run, data, tmp_path,
     out = tmp_path / "pred"
     assert main(["predict", str(run), str(folder), "--out", str(out), "--format", "color"]) == 1
     err = capsys.readouterr().err
-    assert "sample_002.png" in err and "1 of 10 images could not be predicted" in err
+    assert "sample_002.png" in err and "1 file(s) could not be used" in err and "other 9 images" in err
     assert len(list(out.glob("*.png"))) == 9 and not (out / "sample_002.png").exists()
 
 

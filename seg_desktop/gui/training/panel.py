@@ -75,27 +75,31 @@ class TrainingPanel(QWidget):
     # ------------------------------------------------------------------ UI
 
     def _build(self) -> None:
+        d = TrainConfig(data="")  # the form starts from the engine's defaults, so GUI and CLI runs agree
         self.model_combo = QComboBox()
         self.model_combo.addItem("UNet", "unet")
         self.model_combo.addItem("SegNet", "segnet")
-        self.size_edit = QLineEdit("256")
+        self.model_combo.setCurrentIndex(self.model_combo.findData(d.model))
+        self.size_edit = QLineEdit(str(d.size[0]) if d.size[0] == d.size[1] else f"{d.size[0]}x{d.size[1]}")
         self.size_edit.setToolTip("Training size: N for NxN, or HxW such as 360x480.")
-        self.epochs_spin = QSpinBox(minimum=1, maximum=10000, value=40)
-        self.batch_spin = QSpinBox(minimum=1, maximum=1024, value=8)
-        self.lr_spin = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1.0, singleStep=1e-4, value=1e-3)
-        self.filters_spin = QSpinBox(minimum=1, maximum=256, value=32)
+        self.epochs_spin = QSpinBox(minimum=1, maximum=10000, value=d.epochs)
+        self.batch_spin = QSpinBox(minimum=1, maximum=1024, value=d.batch)
+        self.lr_spin = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1.0, singleStep=1e-4, value=d.lr)
+        self.filters_spin = QSpinBox(minimum=1, maximum=256, value=d.base_filters)
         self.filters_spin.setToolTip("UNet base filters; 64 is the paper's ~31M-parameter model.")
-        self.width_spin = QDoubleSpinBox(decimals=3, minimum=0.03, maximum=2.0, singleStep=0.125, value=0.5)
+        self.width_spin = QDoubleSpinBox(decimals=3, minimum=0.03, maximum=2.0, singleStep=0.125, value=d.width)
         self.width_spin.setToolTip("SegNet width multiplier; 1.0 is the paper's ~29.5M-parameter model.")
         self.loss_combo = QComboBox()
         for key in LOSSES:
             self.loss_combo.addItem(_LOSS_LABELS.get(key, key), key)
+        self.loss_combo.setCurrentIndex(self.loss_combo.findData(d.loss))
         self.weights_combo = QComboBox()
         for key in CLASS_WEIGHTS:
             self.weights_combo.addItem(_WEIGHT_LABELS.get(key, key), key)
+        self.weights_combo.setCurrentIndex(self.weights_combo.findData(d.class_weights))
         self.augment_check = QCheckBox("Augmentation")
-        self.augment_check.setChecked(True)
-        self.val_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.9, singleStep=0.05, value=0.2)
+        self.augment_check.setChecked(d.augment)
+        self.val_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.9, singleStep=0.05, value=d.val_split)
         self.start_combo = QComboBox()
         for key, label in START_FROM:
             self.start_combo.addItem(label, key)
