@@ -131,8 +131,12 @@ def cap_memory() -> None:
 
 def user_message(kind: str, text: str) -> str:
     """The sentence to show for an exception of class `kind`: the engine's own errors already are one clear
-    sentence; anything else is a bug rather than bad input, so it says what kind of failure it was."""
-    return text if kind in _EXPECTED_ERRORS else f"Training failed with {kind}: {text}"
+    sentence; anything else is a bug rather than bad input, so it says what kind of failure it was, in one line
+    (TensorFlow's messages run to dozens of lines of graph nodes and Python frames)."""
+    if kind in _EXPECTED_ERRORS:
+        return text
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return f"Training failed with {kind}: {first or kind}"
 
 
 def _death_message(exitcode: int | None) -> str:
@@ -144,6 +148,10 @@ def _death_message(exitcode: int | None) -> str:
         if -exitcode == signal.SIGKILL:
             return (f"The training process was killed ({name}), most often because the computer ran out of "
                     "memory; try a smaller batch, image size or model.")
+        cap = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+        if cap:  # TensorFlow does not raise at an address-space limit, it crashes (SIGSEGV, SIGABRT)
+            return (f"The training process crashed ({name}), most likely on reaching its memory cap "
+                    f"({MEMORY_LIMIT_ENV}={cap}); try a smaller batch, image size or model, or a higher cap.")
         return (f"The training process crashed ({name}), often because it ran out of memory; try a smaller batch, "
                 "image size or model.")
     return f"The training process ended unexpectedly (exit code {exitcode}); see the terminal for details."

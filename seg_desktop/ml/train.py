@@ -76,10 +76,24 @@ def train(config: TrainConfig, listener: TrainListener | None = None, stop=None)
     message of any failure just before it is raised."""
     listener = listener or TrainListener()
     try:
-        return _train(config, listener, stop)
+        try:
+            return _train(config, listener, stop)
+        except (tf.errors.ResourceExhaustedError, tf.errors.InvalidArgumentError, MemoryError) as exc:
+            if not _out_of_memory(exc):
+                raise
+            raise TrainingError(
+                f"Out of memory while training {config.model} at {config.size[0]}x{config.size[1]} with batch "
+                f"{config.batch}; use a smaller --batch or --size (or fewer --base-filters).") from None
     except Exception as exc:
         listener.on_error(user_message(type(exc).__name__, str(exc)))
         raise
+
+
+def _out_of_memory(exc: Exception) -> bool:
+    """Whether an error means an allocation failed. Besides the errors that say so, TensorFlow's graph optimiser
+    reports a constant it could not allocate as "Cannot parse tensor from proto" (seen at a memory cap with a
+    1024 px batch of 16)."""
+    return not isinstance(exc, tf.errors.InvalidArgumentError) or "Cannot parse tensor from proto" in str(exc)
 
 
 def _train(config: TrainConfig, listener: TrainListener, stop) -> Run:
@@ -136,13 +150,8 @@ def _train(config: TrainConfig, listener: TrainListener, stop) -> Run:
                                           patience=max(1, config.patience // 2), min_lr=config.lr * 1e-3),
     ]
     data = train_dataset(train_arrays, config.batch, config.augment, config.ignore_index, config.seed)
-    try:
-        model.fit(data, epochs=total_epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
-                  callbacks=callbacks, shuffle=False, verbose=0)  # the tf.data pipeline shuffles
-    except (tf.errors.ResourceExhaustedError, MemoryError):
-        raise TrainingError(
-            f"Out of memory while training {config.model} at {config.size[0]}x{config.size[1]} with batch "
-            f"{config.batch}; use a smaller --batch or --size (or fewer --base-filters).") from None
+    model.fit(data, epochs=total_epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+              callbacks=callbacks, shuffle=False, verbose=0)  # the tf.data pipeline shuffles
     if state.diverged_epoch is not None:
         lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
         kept = " (the last good checkpoint is kept in the run folder)" if (run_dir / "last.keras").exists() else ""

@@ -21,6 +21,7 @@ import pytest
 
 import seg_desktop.ml.train  # noqa: F401  (registers the custom layers and loss that the checkpoints name)
 from seg_desktop.core.sample_data import make_sample_dataset
+from seg_desktop.ml.remote import MEMORY_LIMIT_ENV
 from seg_desktop.ml.runs import read_history
 
 STEPS = 64  # TrainConfig.min_epoch_images 256 / batch 4: batches per epoch, whatever the number of images
@@ -32,13 +33,14 @@ def data(tmp_path_factory):
     return make_sample_dataset(tmp_path_factory.mktemp("kill") / "data", n=8, size=32)
 
 
-def start(data: Path, run: Path, epochs: int, resume: bool, log: Path) -> subprocess.Popen:
+def start(data: Path, run: Path, epochs: int, resume: bool, log: Path, env: dict | None = None) -> subprocess.Popen:
     args = [sys.executable, "-m", "seg_desktop", "train", str(data), "--model", "unet", "--epochs", str(epochs),
             "--size", "32", "--base-filters", "4", "--batch", "4", "--no-augment", "--out", str(run)]
     if resume:
         args += ["--resume", str(run)]
     with open(log.with_suffix(".out"), "wb") as out, open(log.with_suffix(".err"), "wb") as err:
-        return subprocess.Popen(args, stdout=out, stderr=err, start_new_session=True)
+        return subprocess.Popen(args, stdout=out, stderr=err, start_new_session=True,
+                                env=None if env is None else {**os.environ, **env})
 
 
 def wait_for(condition, proc: subprocess.Popen, what: str, poll: float = 0.02):
@@ -116,7 +118,8 @@ def test_sigkill_mid_save_and_mid_epoch_then_resume(data, tmp_path):
     # 3. A kill in the middle of appending a row leaves a line without its newline: the resume cuts it off.
     with open(run / "history.csv", "a") as f:
         f.write(f"{second[-1] + 1},0.5")
-    proc = start(data, run, 2, True, tmp_path / "c")
+    # (under a memory cap, as on a shared server: a run that fits trains and evaluates normally beneath it)
+    proc = start(data, run, 2, True, tmp_path / "c", {MEMORY_LIMIT_ENV: "1.5"})
     assert proc.wait(TIMEOUT) == 0, (tmp_path / "c.err").read_text()
     out = (tmp_path / "c.out").read_text().splitlines()
     assert out[-1].startswith("finished") and out[-1].endswith(str(run))
