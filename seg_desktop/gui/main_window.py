@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self._editor_keys: set[str] = set()  # keys given to the editor, forgotten when another folder opens
         self._loading_key: str | None = None
         self._open_token = 0
+        self._closing = False
 
         self.undo_group = QUndoGroup(self)
         self.editor = MaskEditor(self.undo_group, self)
@@ -532,6 +533,8 @@ class MainWindow(QMainWindow):
 
     def _on_run_finished(self, run_folder: str) -> None:
         """A finished run predicts every image at once, so the browser can sort worst-first for correcting."""
+        if self._closing:  # a run stopped by closing reports after the window has gone: start nothing new
+            return
         self._use_run(run_folder)
         self.prediction.predict_all()
 
@@ -646,6 +649,7 @@ class MainWindow(QMainWindow):
         if not self._settle_unsaved("closing"):
             event.ignore()
             return
+        self._closing = True
         self.training.stop_and_wait(15000)
         self.prediction.stop_and_wait(15000)
         self.autosave_timer.stop()

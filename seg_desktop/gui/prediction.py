@@ -24,6 +24,7 @@ from ..core.dataset import Dataset, open_dataset
 from ..core.errors import DatasetError
 from ..core.metrics import per_image_scores
 from ..core.predictions import PredictionCache, finite_or_none, rank_for_labelling
+from .workers import start_worker_thread
 
 FLUSH_SECONDS = 2.0  # index.json is rewritten at most this often while predicting (and once at the end)
 EMIT_MS = 250  # the browser is refreshed at most this often while scores stream in
@@ -234,24 +235,15 @@ class PredictionPanel(QWidget):
             return False
         self.problems = []
         worker = PredictAllWorker(self.run_folder, self.dataset.root, keys, reuse_cache)
-        thread = QThread(self)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        # bound methods of this GUI-thread object, so every signal of the worker is queued to the GUI thread
-        worker.predicted.connect(self._on_predicted)
-        worker.skipped.connect(self._on_skipped)
-        worker.progress.connect(self._on_progress)
-        worker.failed.connect(self._on_failed)
-        # direct: quit() is thread-safe, and a queued call would wait for the GUI thread, which may be blocked
-        # in stop_and_wait()'s thread.wait()
-        worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        thread.finished.connect(self._on_thread_finished)
-        self._worker, self._thread = worker, thread
         self.progress_bar.setRange(0, max(len(keys) if keys is not None else len(self.dataset.samples), 1))
         self.progress_bar.setValue(0)
         self.status.setText("Loading the model…")
+        self._worker = worker
         self._set_running(True)
-        thread.start()
+        self._thread = start_worker_thread(
+            worker, worker.finished, {worker.predicted: self._on_predicted, worker.skipped: self._on_skipped,
+                                      worker.progress: self._on_progress, worker.failed: self._on_failed},
+            self._on_thread_finished, parent=self, name="seg-desktop-predict-all")
         return True
 
     def stop(self) -> None:

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, SignalInstance
 
 
 class WorkerSignals(QObject):
@@ -82,3 +82,26 @@ def run_in_thread(fn: Callable[..., Any], *args: Any,
     sig.finished.connect(lambda: _alive.discard(worker))
     (pool or QThreadPool.globalInstance()).start(worker)
     return worker
+
+
+def start_worker_thread(worker: QObject, done: SignalInstance, connections: dict[SignalInstance, Callable],
+                        on_thread_finished: Callable[[], None], parent: QObject | None = None,
+                        name: str = "") -> QThread:
+    """Move a long-running QObject worker (its `run` slot does the work) to a new QThread and start it.
+
+    `connections` maps the worker's signals to bound methods of GUI-thread objects, so they are queued to the GUI
+    thread. `done` (the worker's last signal) quits the thread through a direct connection: quit() is
+    thread-safe, and a queued call would wait for the GUI thread, which may itself be blocked in thread.wait()
+    while the window closes.
+    """
+    thread = QThread(parent)
+    if name:
+        thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    for signal, slot in connections.items():
+        signal.connect(slot)
+    done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+    thread.finished.connect(on_thread_finished)
+    thread.start()
+    return thread

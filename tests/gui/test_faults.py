@@ -110,3 +110,5 @@ def test_closing_during_training_exits_cleanly(qtbot, window, open_folder, sampl
     assert not panel.is_training() and not window.isVisible()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # the training child is gone, not orphaned
+    qtbot.wait(300)  # the stopped run's last signals arrive after the close: they must start nothing
+    assert not window.prediction.is_running()

@@ -35,6 +35,7 @@ from seg_desktop.ml.runs import read_history
 
 from .plots import TrainingPlots
 from .runs_view import RunsView
+from ..workers import start_worker_thread
 from .worker import TrainingWorker
 
 SETTINGS_GROUP = "training"
@@ -230,21 +231,12 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("Starting…")
         self._show_message(f"Training {self.model_combo.currentText()} on {self._dataset.root.name}…")
         worker = TrainingWorker(config, in_child=self.child_check.isChecked())
-        thread = QThread()
-        thread.setObjectName("seg-desktop-training")
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.began.connect(self._on_began)
-        worker.batchDone.connect(self._on_batch)
-        worker.epochDone.connect(self._on_epoch)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        # direct: quit() is thread-safe, and a queued call would wait for the GUI thread, which may be blocked
-        # in stop_and_wait()'s thread.wait()
-        worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        thread.finished.connect(self._on_thread_finished)
-        self._worker, self._thread = worker, thread
-        thread.start()
+        self._worker = worker
+        self._thread = start_worker_thread(
+            worker, worker.done, {worker.began: self._on_began, worker.batchDone: self._on_batch,
+                                  worker.epochDone: self._on_epoch, worker.finished: self._on_finished,
+                                  worker.failed: self._on_failed},
+            self._on_thread_finished, name="seg-desktop-training")
         self._update_enabled()
         self.trainingActive.emit(True)
         return True
