@@ -91,7 +91,13 @@ def _child_main(func: Callable[..., Any], args: tuple, conn: Connection, stop: A
         conn.send(("return", result))
     except BaseException as exc:  # everything reaches the parent as one message, never a silent exit
         path = getattr(exc, "path", None)
-        conn.send(("raise", type(exc).__name__, str(exc) or type(exc).__name__, None if path is None else str(path)))
+        try:
+            conn.send(("raise", type(exc).__name__, str(exc) or type(exc).__name__,
+                       None if path is None else str(path)))
+        except OSError:
+            # The parent is gone (killed): the first listener call after its death raised BrokenPipeError, so
+            # training ended within one batch with the checkpoints intact; there is no one left to tell.
+            pass
     finally:
         conn.close()
 
