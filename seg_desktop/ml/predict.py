@@ -253,6 +253,21 @@ def _output_names(samples: Sequence[Sample]) -> list[str]:
     return [s.key.rsplit(".", 1)[0].replace("/", "__") if s.stem in dupes else s.stem for s in samples]
 
 
+def _refuse_overwriting_the_dataset(dataset: Dataset, out: Path, names: Sequence[str], probabilities: bool) -> None:
+    """An export into the dataset's own image or mask folder would replace images or hand-made masks with
+    predictions (same stems, .png); refuse before writing anything."""
+    if not out.is_dir():
+        return
+    inputs = {p.resolve() for s in dataset.samples for p in (s.image_path, s.mask_path) if p is not None}
+    suffixes = ("", "_entropy") if probabilities else ("",)
+    for name in names:
+        for suffix in suffixes:
+            target = (out / f"{name}{suffix}.png").resolve()
+            if target in inputs:
+                raise DatasetError(f"Exporting to {out} would overwrite {target} of the dataset; choose an output "
+                                   "folder outside the dataset's image and mask folders.", target)
+
+
 def export_predictions(run: LoadedRun, dataset: Dataset, samples: Sequence[Sample], out_dir: Path | str,
                        fmt: str = "index", probabilities: bool = False, progress: Progress | None = None,
                        stop=None, tile: bool = False, problems: list[str] | None = None) -> list[Path]:
@@ -264,6 +279,8 @@ def export_predictions(run: LoadedRun, dataset: Dataset, samples: Sequence[Sampl
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
     out = Path(out_dir).expanduser()
+    names = _output_names(samples)
+    _refuse_overwriting_the_dataset(dataset, out, names, probabilities)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -271,7 +288,7 @@ def export_predictions(run: LoadedRun, dataset: Dataset, samples: Sequence[Sampl
                            out) from None
     written: list[Path] = []
     max_entropy = float(np.log(max(run.num_classes, 2)))
-    for i, (sample, name) in enumerate(zip(samples, _output_names(samples))):
+    for i, (sample, name) in enumerate(zip(samples, names)):
         if stop is not None and stop.is_set():
             break
         try:

@@ -112,3 +112,15 @@ def test_a_bad_run_folder_is_one_sentence_and_exit_1(run, data, tmp_path, capsys
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and words in err[0] and err[0].startswith("seg-desktop: ")
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("into", ["images", "masks"])
+def test_predict_never_overwrites_the_datasets_own_files(run, data, tmp_path, capsys, into):
+    folder = tmp_path / "data"
+    shutil.copytree(data, folder)
+    before = {p: p.read_bytes() for p in (folder / into).iterdir()}
+    capsys.readouterr()
+    assert main(["predict", str(run), str(folder), "--out", str(folder / into)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "would overwrite" in err[0] and "choose an output folder" in err[0]
+    assert {p: p.read_bytes() for p in (folder / into).iterdir()} == before
