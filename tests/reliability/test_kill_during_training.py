@@ -4,7 +4,8 @@ The CLI trains in a child process (seg_desktop.ml.remote), which is the one writ
 the child alone in the middle of saving last.keras (the kernel's OOM killer does exactly this), then parent and
 child together in the middle of an epoch (a power cut, `kill -9` of the process group), then a kill's torn
 history line; each time the run must resume with epochs numbered on from the last intact row. Ctrl+C stops
-after the current batch and keeps the checkpoints. Runtime about 45 s on 2 cores (four TensorFlow start-ups).
+after the current batch and keeps the checkpoints. Runtime about 57 s on 2 busy cores (four TensorFlow
+start-ups, the first epoch of each tracing the model).
 """
 
 from __future__ import annotations

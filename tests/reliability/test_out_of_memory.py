@@ -2,8 +2,9 @@
 
 The memory is capped with the user-facing SEG_DESKTOP_MEMORY_LIMIT_GB (RLIMIT_AS in the training child, 1.5 GB
 beyond TensorFlow's start-up), so the test machine itself is never short of memory. A full-width UNet at 1024 px
-with batch 16 needs tens of gigabytes; past the cap TensorFlow does not raise, it crashes the child (SIGSEGV),
-which is why the GUI and the CLI train in a child at all. Runtime about 30 s on 2 cores (two TensorFlow start-ups).
+with batch 16 needs tens of gigabytes; past the cap TensorFlow may not raise but crash the child (SIGSEGV)
+or fails an allocation deep in its graph optimiser, which is why the GUI and the CLI train in a child at all.
+Runtime about 38 s on 2 busy cores: the CLI case waits out TensorFlow's allocation retries (about 30 s).
 """
 
 from __future__ import annotations
