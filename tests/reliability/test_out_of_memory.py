@@ -2,8 +2,8 @@
 
 The memory is capped with the user-facing SEG_DESKTOP_MEMORY_LIMIT_GB (RLIMIT_AS in the training child, 1.5 GB
 beyond TensorFlow's start-up), so the test machine itself is never short of memory. A full-width UNet at 1024 px
-with batch 16 needs tens of gigabytes; past the cap TensorFlow may not raise but crash the child (SIGSEGV)
-or fails an allocation deep in its graph optimiser, which is why the GUI and the CLI train in a child at all.
+with batch 16 needs tens of gigabytes. Past the cap TensorFlow either crashes the child (SIGSEGV, no Python
+exception at all: why the GUI and the CLI train in a child) or fails an allocation deep in its graph optimiser.
 Runtime about 38 s on 2 busy cores: the CLI case waits out TensorFlow's allocation retries (about 30 s).
 """
 
