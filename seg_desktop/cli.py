@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
 import sys
 import threading
@@ -55,7 +54,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     """`train`: options default to TrainConfig's defaults (None here means "not given")."""
-    t = sub.add_parser("train", help="train a UNet or SegNet on a dataset folder")
+    t = sub.add_parser("train", help="train a UNet or SegNet on a dataset folder",
+                       epilog="Training runs in a child process: an out-of-memory is one sentence and exit 1, and "
+                              "Ctrl+C stops after the current batch keeping the checkpoints (exit 130). Set "
+                              "SEG_DESKTOP_MEMORY_LIMIT_GB=N to cap the training process at N GB beyond "
+                              "TensorFlow's start-up, so a run too big for the machine fails instead of swapping.")
     t.add_argument("data", type=Path, help="dataset folder (any layout seg-desktop opens)")
     t.add_argument("--model", choices=("unet", "segnet"), required=True)
     t.add_argument("--epochs", type=int)
@@ -92,34 +95,6 @@ def _run_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """Send file descriptor 2 to /dev/null for the duration: native libraries write there directly, below Python's
-    sys.stderr, and Abseil prints its INFO lines before TensorFlow can apply TF_CPP_MIN_LOG_LEVEL. Python errors
-    raised inside still reach the user, because the descriptor is restored before they propagate."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _start_tensorflow_quietly() -> None:
-    """Import TensorFlow and start its runtime with native stderr silenced: its C++ start-up lines ("oneDNN custom
-    operations", "Could not find cuda drivers") ignore TF_CPP_MIN_LOG_LEVEL since 2.20 and would bury the one
-    line a command has to say."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _native_stderr_silenced():
-        import tensorflow as tf
-
-        tf.config.list_logical_devices()
-
-
 def _train_config(args: argparse.Namespace):
     from .ml.config import TrainConfig, parse_size
 
@@ -134,15 +109,6 @@ def _train_config(args: argparse.Namespace):
     }
     return TrainConfig(data=str(args.data), model=args.model, augment=not args.no_augment,
                        **{k: v for k, v in given.items() if v is not None})
-
-
-def _train_in_child(config, listener=None, stop=None):
-    """The training child's entry (module level, so a 'spawn' child can import it): TensorFlow starts with its
-    native start-up lines silenced, then the engine runs exactly as in the GUI's child (memory cap included)."""
-    _start_tensorflow_quietly()
-    from .ml.remote import train_entry
-
-    return train_entry(config, listener, stop)
 
 
 @contextlib.contextmanager
@@ -185,7 +151,7 @@ def _run_train(args: argparse.Namespace) -> int:
         state = "is not a folder" if args.data.exists() else "does not exist"
         raise DatasetError(f"{args.data} {state}; pass the dataset folder that holds the images.", args.data)
     from .ml.listener import TrainListener
-    from .ml.remote import ChildProcessFailed, ChildRunner
+    from .ml.remote import ChildProcessFailed, training_runner
 
     class _Printer(TrainListener):
         def on_train_begin(self, info: dict) -> None:
@@ -202,7 +168,7 @@ def _run_train(args: argparse.Namespace) -> int:
                   f"{val}  {logs['seconds']:.1f}s", flush=True)
 
     stop = threading.Event()
-    runner = ChildRunner(_train_in_child, config)
+    runner = training_runner(config)
     try:
         with _ctrl_c_stops(stop, runner):
             run = runner.run(_Printer(), stop)
@@ -220,7 +186,9 @@ def _load(args: argparse.Namespace):
         if not path.is_dir():
             state = "is not a folder" if path.exists() else "does not exist"
             raise DatasetError(f"{path} {state}; pass the {what}.", path)
-    _start_tensorflow_quietly()
+    from .ml.quiet import start_tensorflow_quietly
+
+    start_tensorflow_quietly()
     from .core.dataset import open_dataset
     from .ml.predict import load_run
 

@@ -32,10 +32,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable (the directory entry is data too); a no-op where folders cannot be opened."""
     try:
         dfd = os.open(folder, os.O_RDONLY)
     except OSError:

@@ -104,6 +104,9 @@ def _child_main(func: Callable[..., Any], args: tuple, conn: Connection, stop: A
 
 def train_entry(config: TrainConfig, listener: Any, stop: Any) -> RunSummary:
     """What the training child runs: `train()` under the memory cap of MEMORY_LIMIT_ENV, a RunSummary back."""
+    from .quiet import start_tensorflow_quietly
+
+    start_tensorflow_quietly()  # a terminal the GUI or CLI runs in gets no native start-up lines
     from .train import train  # TensorFlow is imported here, in the child only
 
     cap_memory()

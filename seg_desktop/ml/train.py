@@ -24,7 +24,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from ..core.atomic import _fsync_dir as fsync_dir, atomic_write_text  # noqa: E402
+from ..core.atomic import atomic_write_text, fsync_dir  # noqa: E402
 from ..core.dataset import Dataset, open_dataset  # noqa: E402
 from ..core.errors import DatasetError  # noqa: E402
 from ..core.project import load_project  # noqa: E402
