@@ -5,9 +5,9 @@ Two modes, same engine and same listener:
 - in_child=True (the default, chosen by measurement, see tests/benchmarks/bench_responsiveness.py): the thread
   relays a 'spawn' child process (seg_desktop.ml.remote) that runs train(); an out-of-memory kill or a crash ends
   only the child, GPU memory is released after every run, and the window keeps its CPU share. Measured on 2
-  busy cores (UNet base 16, 96 px, 2 epochs): a 10 ms GUI timer's longest gap 108-125 ms, p99 13 ms in a child
-  vs 263-271 ms, p99 22-39 ms in a thread; an out-of-memory fit killed the whole process (SIGSEGV) in a thread
-  and only the child otherwise.
+  cores (UNet base 16, 96 px, 2 epochs): a 10 ms GUI timer's longest gap 55-125 ms, p99 11-13 ms in a child
+  vs 263-272 ms, p99 22-39 ms in a thread (three sessions); an out-of-memory fit killed the whole process
+  (SIGSEGV) in a thread and only the child otherwise.
 - in_child=False: train() runs in this thread of the GUI process (no start-up cost; for debugging).
 """
 
