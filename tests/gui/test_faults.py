@@ -112,3 +112,32 @@ def test_closing_during_training_exits_cleanly(qtbot, window, open_folder, sampl
         os.kill(pid, 0)  # the training child is gone, not orphaned
     qtbot.wait(300)  # the stopped run's last signals arrive after the close: they must start nothing
     assert not window.prediction.is_running()
+
+
+def test_training_too_big_for_memory_is_a_message_and_the_window_lives(qtbot, window, open_folder, sample_folder,
+                                                                       monkeypatch):
+    """A real out-of-memory (the training child capped at 1.5 GB beyond TensorFlow's start-up, so this machine is
+    never short): one message in the panel, and the window with its unsaved edit carries on. About 30 s, mostly
+    TensorFlow retrying the allocation."""
+    from seg_desktop.ml.remote import MEMORY_LIMIT_ENV
+
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "1.5")  # the 'spawn' child inherits the environment
+    open_folder(sample_folder)
+    key = window.editor.current_key()
+    edited = _paint(window)
+    panel = window.training
+    panel.model_combo.setCurrentIndex(panel.model_combo.findData("unet"))
+    panel.size_edit.setText("1024")
+    panel.epochs_spin.setValue(1)
+    panel.batch_spin.setValue(16)
+    panel.filters_spin.setValue(64)
+    window.train_action.trigger()
+    assert panel.is_training()
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=180000)
+    message = panel.message_label.text()
+    assert "memory" in message and ("smaller" in message or "higher cap" in message), message
+    assert "\n" not in message and "Traceback" not in message
+    assert panel.train_button.isEnabled()
+    assert key in window.editor.dirty_keys() and np.array_equal(window.editor.mask(), edited)
+    assert window.save_current()
+    assert np.array_equal(open_dataset(sample_folder).read_mask(window.dataset.by_key(key)), edited)
