@@ -18,9 +18,17 @@ from .core.errors import DatasetError
 COMMANDS = ("gui", "sample", "train", "evaluate", "predict")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a wrong or missing option is bad input like any other: one sentence and exit 1 (argparse's
+    own convention is the usage text and exit 2)."""
+
+    def error(self, message: str):
+        self.exit(1, f"{self.prog}: {message}; see `{self.prog} --help`.\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="seg-desktop", description="Label images, train UNet/SegNet, export masks.")
-    sub = p.add_subparsers(dest="command")
+    p = _Parser(prog="seg-desktop", description="Label images, train UNet/SegNet, export masks.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     g = sub.add_parser("gui", help="open the desktop app (the default)")
     g.add_argument("folder", nargs="?", type=Path, help="dataset folder to open (default: the sample dataset)")

@@ -38,3 +38,17 @@ def test_bad_input_exits_1_with_one_sentence(data, tmp_path, capsys, args, words
     code = main(["train", *args, "--model", "unet", "--epochs", "1", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and words in err[0] and err[0].startswith("seg-desktop: ")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "DATA"], "required: --model"),
+    (["train", "DATA", "--model", "fcn"], "invalid choice: 'fcn'"),
+    (["train", "DATA", "--model", "unet", "--epochs", "ten"], "invalid int value: 'ten'"),
+    (["predict", "RUN", "DATA"], "required: --out"),
+    (["evaluate", "RUN", "DATA", "--split", "training"], "invalid choice: 'training'"),
+])
+def test_a_wrong_option_is_one_sentence_and_exit_1(data, capsys, args, words):
+    with pytest.raises(SystemExit) as exit_:
+        main([str(data) if a == "DATA" else a for a in args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 1 and len(err) == 1 and words in err[0] and err[0].startswith("seg-desktop ")
