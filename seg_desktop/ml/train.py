@@ -83,7 +83,8 @@ def train(config: TrainConfig, listener: TrainListener | None = None, stop=None)
                 raise
             raise TrainingError(
                 f"Out of memory while training {config.model} at {config.size[0]}x{config.size[1]} with batch "
-                f"{config.batch}; use a smaller --batch or --size (or fewer --base-filters).") from None
+                f"{config.batch}; use a smaller batch or training size, or a smaller model (fewer base filters, a "
+                f"lower SegNet width).") from None
     except Exception as exc:
         listener.on_error(user_message(type(exc).__name__, str(exc)))
         raise

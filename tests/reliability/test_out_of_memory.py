@@ -25,8 +25,9 @@ CAP_GB = "1.5"
 TOO_BIG = {"model": "unet", "base_filters": 64, "size": (1024, 1024), "batch": 16, "epochs": 1, "augment": False}
 # The sentence either way the engine can fail: TensorFlow raising ResourceExhaustedError (GPU allocators do),
 # or the child crashing at the cap (CPU allocators do).
-ONE_SENTENCE = re.compile(r"^(Out of memory while training unet at 1024x1024 with batch 16; use a smaller --batch or "
-                          r"--size \(or fewer --base-filters\)\.|The training process crashed \(SIG[A-Z]+\), most "
+ONE_SENTENCE = re.compile(r"^(Out of memory while training unet at 1024x1024 with batch 16; use a smaller batch or "
+                          r"training size, or a smaller model \(fewer base filters, a lower SegNet width\)\.|"
+                          r"The training process crashed \(SIG[A-Z]+\), most "
                           r"likely on reaching its memory cap \(" + MEMORY_LIMIT_ENV + "=" + re.escape(CAP_GB) +
                           r"\); try a smaller batch, image size or model, or a higher cap\.)$")
 
