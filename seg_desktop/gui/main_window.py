@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoGroup
+from PySide6.QtGui import (QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence,
+                           QUndoGroup)
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QListWidget, QMainWindow, QScrollArea, QStyle,
                                QTabWidget,
                                QToolBar, QWidget)
@@ -173,11 +174,18 @@ class MainWindow(QMainWindow):
         self.autosave_timer.start()
 
         self.setAcceptDrops(True)
-        self.resize(1280, 800)
-        # first start (a saved layout replaces this): names readable, the training form and curves uncut
-        self.resizeDocks([self.browser_dock, self.training_dock], [440, 600], Qt.Orientation.Horizontal)
+        # first start (a saved layout replaces this): most of the screen, names readable, the image in the middle
+        screen = QGuiApplication.primaryScreen()
+        if screen is not None:
+            room = screen.availableGeometry()
+            self.resize(max(min(1800, room.width() * 9 // 10), 1024), max(min(1100, room.height() * 9 // 10), 700))
+        else:
+            self.resize(1280, 800)
+        self.resizeDocks([self.browser_dock, self.palette_dock], [400, 300], Qt.Orientation.Horizontal)
         self.resizeDocks([self.browser_dock, self.prediction_dock, self.tools_dock], [520, 200, 170],
                          Qt.Orientation.Vertical)
+        self._widened_for_training = False
+        self.training_dock.visibilityChanged.connect(self._widen_for_training)
         self.restoreGeometry(self.settings.value("window/geometry", b""))
         self.restoreState(self.settings.value("window/state", b""))
         self._update_title()
@@ -520,6 +528,15 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"seg-desktop{where}[*]")
 
     # ------------------------------------------------------------------ training and prediction
+
+    def _widen_for_training(self, visible: bool) -> None:
+        """The first time the Training tab shows in a session, give its form and curves the width they need
+        (the class palette beside it needs far less); a width the user sets afterwards is left alone."""
+        if not visible or self._widened_for_training:
+            return
+        self._widened_for_training = True
+        if self.training_dock.width() < 560:
+            self.resizeDocks([self.training_dock], [min(600, self.width() * 2 // 5)], Qt.Orientation.Horizontal)
 
     def _train(self) -> None:
         self.training_dock.show()
