@@ -31,6 +31,13 @@ def isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def fresh_settings(isolated_settings: Path) -> None:
+    """Each test starts from the defaults: what one test's panel remembered (e.g. "start from" a run of that
+    test) must not change what the next one trains."""
+    QSettings().clear()
+
+
 @pytest.fixture(scope="session")
 def _sample_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_sample_dataset(tmp_path_factory.mktemp("template") / "data", n=8, size=64)

@@ -67,6 +67,7 @@ def fill_form(panel, model, epochs):
     panel.width_spin.setValue(0.125)
     panel.val_spin.setValue(0.2)
     panel.augment_check.setChecked(False)
+    panel.start_combo.setCurrentIndex(panel.start_combo.findData("scratch"))
 
 
 class TickRecorder:
