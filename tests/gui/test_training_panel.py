@@ -105,6 +105,19 @@ def test_form_builds_the_config_and_settings_are_remembered(panel, data):
     again.deleteLater()
 
 
+def test_a_run_of_another_folder_is_not_remembered_as_the_start(panel, data, tmp_path):
+    own = open_dataset(data).state_dir / "runs" / "r-own"
+    own.mkdir(parents=True, exist_ok=True)
+    foreign = tmp_path / "elsewhere" / ".seg-desktop" / "runs" / "r1"
+    foreign.mkdir(parents=True)
+    for folder, kept in ((own, True), (foreign, False)):
+        panel.start_combo.setCurrentIndex(panel.start_combo.findData("run"))
+        panel.start_edit.setText(str(folder))
+        panel.set_dataset(open_dataset(data))  # what opening a folder does
+        assert (panel.start_combo.currentData() == "run") is kept
+        assert (panel.start_edit.text() == str(folder)) is kept
+
+
 def test_bad_settings_give_one_sentence_and_start_nothing(panel, qtbot):
     panel.size_edit.setText("big")
     qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)

@@ -187,10 +187,21 @@ class TrainingPanel(QWidget):
         """The dataset to train on (None: nothing open). Its runs fill the compare table."""
         self._dataset = dataset
         self._current_run = None
+        self._forget_foreign_run(dataset)
         if not self.is_training():
             self.plots.clear()
         self.runs_view.set_root(None if dataset is None else dataset.root)
         self._update_enabled()
+
+    def _forget_foreign_run(self, dataset: Dataset | None) -> None:
+        """A remembered "start from" run of another folder would silently fine-tune that folder's model here:
+        opening a folder starts from scratch again unless the run belongs to it (a user can still pick any run)."""
+        if dataset is None or self.start_combo.currentData() != "run":
+            return
+        path = Path(self.start_edit.text().strip()).expanduser()
+        if not (path.is_dir() and path.resolve().is_relative_to(dataset.state_dir.resolve())):
+            self.start_combo.setCurrentIndex(self.start_combo.findData("scratch"))
+            self.start_edit.clear()
 
     def is_training(self) -> bool:
         return self._thread is not None
