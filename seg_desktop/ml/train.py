@@ -114,7 +114,11 @@ def _train(config: TrainConfig, listener: TrainListener, stop) -> Run:
             write_history(run_dir, prior_history)
         project = load_project(dataset.root)
         project.add_run(run_dir)
-        project.save()
+        try:
+            project.save()
+        except OSError as exc:  # a read-only dataset folder (a lab share) trains fine with --out elsewhere
+            problems.append(f"{project.path} cannot be written ({exc.strerror or exc}); the run is not listed in "
+                            f"the folder's project, open it from {run_dir}.")
 
     keras.utils.set_random_seed(config.seed)
     strategy = select_strategy(config.strategy)
@@ -211,12 +215,18 @@ def _load_splits(dataset: Dataset, config: TrainConfig) -> tuple[Arrays, Arrays,
 
 
 def _prepare_run_dir(config: TrainConfig, dataset: Dataset) -> Path:
-    if not config.out:
-        return new_run_dir(dataset.root, config.model)
-    folder = Path(config.out).expanduser()
-    if not _in_place(config, folder) and any((folder / name).exists() for name in ("history.csv", "last.keras", "best.keras")):
+    folder = Path(config.out).expanduser() if config.out else None
+    if folder is not None and not _in_place(config, folder) and \
+            any((folder / name).exists() for name in ("history.csv", "last.keras", "best.keras")):
         raise ValueError(f"{folder} already holds a run; choose another --out folder or delete that run first.")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        if folder is None:
+            return new_run_dir(dataset.root, config.model)
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = folder if folder is not None else dataset.state_dir / "runs"
+        raise DatasetError(f"Cannot create the run folder in {where} ({exc.strerror or exc}); choose a writable "
+                           "folder with --out (in the app: a dataset folder you can write to).", where) from None
     _remove_stale_temporaries(folder)
     return folder
 

@@ -138,3 +138,25 @@ def test_no_labelled_images_is_one_sentence(tmp_path):
     with pytest.raises(DatasetError, match="no labelled training images"):
         train(tiny(root, tmp_path / "r"), rec)
     assert rec.calls == [("error", rec.calls[0][1])]
+
+
+def test_a_read_only_dataset_folder_trains_with_out_elsewhere(data, tmp_path, monkeypatch):
+    """Labs keep data sets on read-only shares: the run goes to --out, project.json cannot be written (warned, not
+    fatal), and without --out the sentence says to pass one."""
+    from seg_desktop.core.errors import DatasetError
+    from seg_desktop.core.project import Project
+    from seg_desktop.ml import train as train_module
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Project, "save", read_only)
+    recorder = Recorder()
+    run = train(tiny(data, tmp_path / "run", epochs=1), recorder)
+    assert (run.folder / "best.keras").is_file()
+    problems = recorder.calls[0][1]["problems"]
+    assert any("project.json cannot be written (Permission denied)" in p for p in problems)
+
+    monkeypatch.setattr(train_module, "new_run_dir", read_only)
+    with pytest.raises(DatasetError, match="Cannot create the run folder .* choose a writable folder with --out"):
+        train(tiny(data, None, epochs=1))
