@@ -103,6 +103,13 @@ def _run_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_folder(path: Path, what: str) -> None:
+    """One sentence for a missing folder, said before seconds go into loading TensorFlow."""
+    if not path.is_dir():
+        state = "is not a folder" if path.exists() else "does not exist"
+        raise DatasetError(f"{path} {state}; pass the {what}.", path)
+
+
 def _train_config(args: argparse.Namespace):
     from .ml.config import TrainConfig, parse_size
 
@@ -155,9 +162,7 @@ def _run_train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"seg-desktop: {exc}", file=sys.stderr)
         return 1
-    if not args.data.is_dir():  # said before the child spends seconds loading TensorFlow
-        state = "is not a folder" if args.data.exists() else "does not exist"
-        raise DatasetError(f"{args.data} {state}; pass the dataset folder that holds the images.", args.data)
+    _require_folder(args.data, "dataset folder that holds the images")  # before the child loads TensorFlow
     from .ml.listener import TrainListener
     from .ml.remote import ChildProcessFailed, training_runner
 
@@ -190,10 +195,8 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace):
     """The run's model and the dataset, after the cheap checks that need no TensorFlow."""
-    for path, what in ((args.run, "run folder made by `seg-desktop train`"), (args.data, "dataset folder")):
-        if not path.is_dir():
-            state = "is not a folder" if path.exists() else "does not exist"
-            raise DatasetError(f"{path} {state}; pass the {what}.", path)
+    _require_folder(args.run, "run folder made by `seg-desktop train`")
+    _require_folder(args.data, "dataset folder")
     from .ml.quiet import start_tensorflow_quietly
 
     start_tensorflow_quietly()

@@ -17,8 +17,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import (QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence,
                            QUndoGroup)
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QListWidget, QMainWindow, QScrollArea, QStyle,
-                               QTabWidget,
-                               QToolBar, QWidget)
+                               QTabWidget, QToolBar, QWidget)
 
 from ..core.autosave import (Autosave, clear_autosave, list_autosaves, newer_than_masks, read_autosave,
                              write_autosave)
@@ -90,11 +89,11 @@ def _scrollable(widget: QWidget) -> QScrollArea:
     return area
 
 
-def latest_run(root: Path) -> Path | None:
-    """The newest run of the folder that has a model to predict with (the GUI's default for Predict all)."""
+def trained_runs(root: Path) -> list[Path]:
+    """The folder's runs that have a model to predict with, newest first (the newest is Predict all's default)."""
     from ..ml.runs import list_runs
 
-    return next((r.folder for r in list_runs(root) if r.has_best), None)
+    return [r.folder for r in list_runs(root) if r.has_best]
 
 
 class MainWindow(QMainWindow):
@@ -158,7 +157,7 @@ class MainWindow(QMainWindow):
         self.editor.maskChanged.connect(self._refresh_dirty)
         self.editor.dirtyChanged.connect(self._refresh_dirty)
         self.editor.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 4000))
-        self.editor.maskChanged.connect(self._on_mask_changed)
+        self.editor.maskChanged.connect(self._refresh_compare)
         self.sampleLoaded.connect(self._on_sample_shown)
         self.training.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.training.runFinished.connect(self._on_run_finished)
@@ -342,7 +341,7 @@ class MainWindow(QMainWindow):
         if keys:
             self.browser.select_key(keys[0])
         self.training.set_dataset(dataset)
-        self._use_run(latest_run(dataset.root))
+        self._use_run(next(iter(trained_runs(dataset.root)), None))
         self.datasetOpened.emit(dataset)
 
     def _show_problems(self) -> None:
@@ -565,10 +564,6 @@ class MainWindow(QMainWindow):
         self.editor.set_reference_mask(found[0] if found else None)
         self._refresh_compare()
 
-    def _on_mask_changed(self, key: str) -> None:
-        if self.tabs.currentWidget() is self.compare:
-            self._refresh_compare()
-
     def _refresh_compare(self, *_args: object) -> None:
         """Only while the compare tab is visible: every stroke would otherwise recompute its error map."""
         key = self.editor.current_key()
@@ -611,9 +606,7 @@ class MainWindow(QMainWindow):
     def show_export(self) -> None:
         if self.dataset is None:
             return
-        from ..ml.runs import list_runs
-
-        runs = [r.folder for r in list_runs(self.dataset.root) if r.has_best]
+        runs = trained_runs(self.dataset.root)
         if not runs:
             dialogs.show_error(self, "There is no trained model in this folder yet; train one first (Ctrl+T).")
             return

@@ -3,8 +3,8 @@
 Why a child process rather than a thread (measured by tests/benchmarks/bench_responsiveness.py): TensorFlow in
 the GUI process competes with the GUI thread for the interpreter lock and the CPU, keeps GPU memory for the life
 of the process (tensorflow/tensorflow#17048), and an out-of-memory in it ends the whole process, window included
-(measured: a fit past an address-space limit dies with SIGSEGV, no Python exception). In a child ('spawn', so no TensorFlow or Qt state is forked), a crash or a
-kill ends only the child and becomes one clear error, the child runs at a lower CPU priority so the window stays
+(measured: a fit past an address-space limit dies with SIGSEGV, no Python exception). In a child ('spawn', so no
+TensorFlow or Qt state is forked), a crash or a kill ends only the child and becomes one clear error, the child runs at a lower CPU priority so the window stays
 smooth on two cores, and each run releases all its memory when it ends.
 
 The caller sees the same interface as `seg_desktop.ml.train.train`: a listener (any object with the
@@ -255,8 +255,3 @@ class ChildRunner:
 def training_runner(config: TrainConfig) -> ChildRunner:
     """A runner for `seg_desktop.ml.train.train(config)`; keep it to be able to kill() the child."""
     return ChildRunner(train_entry, config)
-
-
-def train_in_child(config: TrainConfig, listener: Any = None, stop: Any = None) -> RunSummary:
-    """`seg_desktop.ml.train.train` in a child process; the same listener and stop semantics, a RunSummary back."""
-    return training_runner(config).run(listener, stop)

@@ -132,7 +132,8 @@ class RunInfo:
     metrics: dict | None
 
 
-def _best(history: list[dict]) -> float | None:
+def best_val_mean_iou(history: list[dict]) -> float | None:
+    """The best validation mean IoU of a history (None when no epoch was validated)."""
     values = [r["val_mean_iou"] for r in history if isinstance(r.get("val_mean_iou"), (int, float))]
     return max(values) if values else None
 
@@ -153,7 +154,7 @@ def run_info(folder: Path | str) -> RunInfo | None:
         return None
     history = read_history(folder)
     created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime((folder / "config.json").stat().st_mtime))
-    return RunInfo(folder, str(config.get("model", "?")), created, len(history), _best(history),
+    return RunInfo(folder, str(config.get("model", "?")), created, len(history), best_val_mean_iou(history),
                    (folder / "best.keras").is_file(), config, _read_json(folder / "metrics.json"))
 
 

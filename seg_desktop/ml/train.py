@@ -35,7 +35,8 @@ from .distribute import is_chief, select_strategy  # noqa: E402
 from .listener import TrainListener  # noqa: E402
 from .losses import SegmentationLoss, class_weights_from_masks, validation_scores  # noqa: E402
 from .remote import user_message  # noqa: E402
-from .runs import append_history, new_run_dir, read_history, write_history  # noqa: E402
+from .runs import (append_history, best_val_mean_iou, new_run_dir, read_history, runs_dir,  # noqa: E402
+                   write_history)
 
 # Settings a resumed run must take from its parent, because they define the saved network's shape.
 _ARCHITECTURE = ("model", "base_filters", "width", "size")
@@ -143,7 +144,7 @@ def _train(config: TrainConfig, listener: TrainListener, stop) -> Run:
         "num_train": len(train_arrays), "num_val": len(val_arrays), "initial_epoch": initial_epoch,
         "config": asdict(config), "problems": problems,
     })
-    prior_best = _best(prior_history) if _in_place(config, run_dir) else None
+    prior_best = best_val_mean_iou(prior_history) if _in_place(config, run_dir) else None
     state = _State(best=-math.inf if prior_best is None else prior_best)
     history: list[dict] = []
     monitor = "val_mean_iou" if len(val_arrays) else "mean_iou"
@@ -165,7 +166,7 @@ def _train(config: TrainConfig, listener: TrainListener, stop) -> Run:
     if chief and not state.stopped:
         _write_metrics(run_dir, dataset, config)
     full_history = read_history(run_dir) if chief else prior_history + history
-    run = Run(run_dir, config, full_history, state.stopped, _best(full_history))
+    run = Run(run_dir, config, full_history, state.stopped, best_val_mean_iou(full_history))
     listener.on_train_end(run)
     return run
 
@@ -224,7 +225,7 @@ def _prepare_run_dir(config: TrainConfig, dataset: Dataset) -> Path:
             return new_run_dir(dataset.root, config.model)
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        where = folder if folder is not None else dataset.state_dir / "runs"
+        where = folder if folder is not None else runs_dir(dataset.root)
         raise DatasetError(f"Cannot create the run folder in {where} ({exc.strerror or exc}); choose a writable "
                            "folder with --out (in the app: a dataset folder you can write to).", where) from None
     _remove_stale_temporaries(folder)
@@ -269,11 +270,6 @@ def _write_metrics(run_dir: Path, dataset: Dataset, config: TrainConfig) -> None
     metrics = evaluate_dataset(load_run(run_dir), dataset, samples)
     metrics["split"] = split
     write_metrics(run_dir, metrics)
-
-
-def _best(history: list[dict]) -> float | None:
-    values = [r["val_mean_iou"] for r in history if isinstance(r.get("val_mean_iou"), (int, float))]
-    return max(values) if values else None
 
 
 def _temporary(path: Path) -> Path:
