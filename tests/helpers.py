@@ -22,3 +22,20 @@ def make_untrained_run(folder: Path, data: Dataset, size: int = 32) -> Path:
     (folder / "config.json").write_text(cfg.to_json())
     build_model("unet", k, (None, None, 3), base_filters=4).save(folder / "best.keras")
     return folder
+
+
+def fill_training_form(panel, model: str = "unet", size: str = "48", epochs: int = 2, batch: int = 4,
+                       filters: int = 4, width: float = 0.125, start: str = "scratch", path: str = "") -> None:
+    """Set every field of a TrainingPanel a training test depends on: a tiny model, no augmentation, a separate
+    process, and an explicit "start from" (never whatever an earlier form remembered)."""
+    panel.model_combo.setCurrentIndex(panel.model_combo.findData(model))
+    panel.size_edit.setText(size)
+    panel.epochs_spin.setValue(epochs)
+    panel.batch_spin.setValue(batch)
+    panel.filters_spin.setValue(filters)
+    panel.width_spin.setValue(width)
+    panel.val_spin.setValue(0.2)
+    panel.augment_check.setChecked(False)
+    panel.child_check.setChecked(True)
+    panel.start_combo.setCurrentIndex(panel.start_combo.findData(start))
+    panel.start_edit.setText(path)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from seg_desktop.ml.runs import read_history
+from tests.helpers import fill_training_form
 
 
 @pytest.fixture
@@ -16,21 +17,10 @@ def loop_folder(sample_folder):
     return sample_folder
 
 
-def _fill_tiny_form(panel, epochs: int, start: str = "scratch", path: str = "") -> None:
-    panel.model_combo.setCurrentIndex(panel.model_combo.findData("unet"))
-    panel.size_edit.setText("48")
-    panel.epochs_spin.setValue(epochs)
-    panel.batch_spin.setValue(4)
-    panel.filters_spin.setValue(4)
-    panel.augment_check.setChecked(False)
-    panel.start_combo.setCurrentIndex(panel.start_combo.findData(start))
-    panel.start_edit.setText(path)
-
-
 def test_train_predict_correct_retrain(qtbot, window, open_folder, loop_folder, answers):
     open_folder(loop_folder)
     assert len(window.dataset.samples) == 8 and len(window.dataset.labelled()) == 6
-    _fill_tiny_form(window.training, epochs=2)
+    fill_training_form(window.training, epochs=2)
     with qtbot.waitSignal(window.training.runFinished, timeout=120000) as finished:
         window.train_action.trigger()
     run = finished.args[0]
@@ -75,7 +65,7 @@ def test_train_predict_correct_retrain(qtbot, window, open_folder, loop_folder, 
     assert target not in window.prediction.label_next()  # labelled now: it left the queue
 
     # train again from where we were, on the corrected masks: the new run continues the epoch numbering
-    _fill_tiny_form(window.training, epochs=3, start="run", path=run)
+    fill_training_form(window.training, epochs=3, start="run", path=run)
     with qtbot.waitSignal(window.training.runFinished, timeout=120000) as again:
         window.train_action.trigger()
     rows = read_history(again.args[0])

@@ -15,7 +15,7 @@ from PySide6.QtCore import QTimer
 from seg_desktop.core.autosave import list_autosaves, read_autosave
 from seg_desktop.core.dataset import open_dataset
 from seg_desktop.gui.crash import ExceptionHook, crash_log_path
-from tests.helpers import make_untrained_run
+from tests.helpers import fill_training_form, make_untrained_run
 
 
 def _paint(window) -> np.ndarray:
@@ -27,19 +27,6 @@ def _paint(window) -> np.ndarray:
     window.editor.commit("test edit", replace_mask(window.editor.live_mask(), mask))
     assert window.editor.current_key() in window.editor.dirty_keys()
     return mask
-
-
-def _fill_form(panel, size: str, epochs: int, batch: int, filters: int) -> None:
-    """Every field a test relies on: the form otherwise starts from the settings an earlier test left (QSettings
-    are shared by the session), e.g. "start from a previous run", whose architecture would win."""
-    panel.model_combo.setCurrentIndex(panel.model_combo.findData("unet"))
-    panel.start_combo.setCurrentIndex(panel.start_combo.findData("scratch"))
-    panel.child_check.setChecked(True)
-    panel.augment_check.setChecked(False)
-    panel.size_edit.setText(size)
-    panel.epochs_spin.setValue(epochs)
-    panel.batch_spin.setValue(batch)
-    panel.filters_spin.setValue(filters)
 
 
 @pytest.fixture
@@ -112,7 +99,7 @@ def test_closing_during_predict_all_exits_cleanly(qtbot, window, open_folder, sa
 def test_closing_during_training_exits_cleanly(qtbot, window, open_folder, sample_folder):
     open_folder(sample_folder)
     panel = window.training
-    _fill_form(panel, "32", epochs=50, batch=4, filters=4)
+    fill_training_form(panel, size="32", epochs=50)
     window.train_action.trigger()
     qtbot.waitUntil(lambda: panel._worker is not None and panel._worker._runner.pid is not None, timeout=10000)
     pid = panel._worker._runner.pid
@@ -136,7 +123,7 @@ def test_training_too_big_for_memory_is_a_message_and_the_window_lives(qtbot, wi
     key = window.editor.current_key()
     edited = _paint(window)
     panel = window.training
-    _fill_form(panel, "1024", epochs=1, batch=16, filters=64)
+    fill_training_form(panel, size="1024", epochs=1, batch=16, filters=64)
     window.train_action.trigger()
     assert panel.is_training()
     qtbot.waitUntil(lambda: not panel.is_training(), timeout=180000)

@@ -25,6 +25,7 @@ from seg_desktop.core.dataset import open_dataset  # noqa: E402
 from seg_desktop.core.sample_data import make_sample_dataset  # noqa: E402
 from seg_desktop.gui.training import TrainingPanel  # noqa: E402
 from seg_desktop.ml.runs import HISTORY_COLUMNS, read_history, runs_dir  # noqa: E402
+from tests.helpers import fill_training_form  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -58,18 +59,6 @@ def panel(qtbot, data):
     assert p.stop_and_wait(30000)
 
 
-def fill_form(panel, model, epochs):
-    panel.model_combo.setCurrentIndex(panel.model_combo.findData(model))
-    panel.size_edit.setText("48")
-    panel.epochs_spin.setValue(epochs)
-    panel.batch_spin.setValue(4)
-    panel.filters_spin.setValue(4)
-    panel.width_spin.setValue(0.125)
-    panel.val_spin.setValue(0.2)
-    panel.augment_check.setChecked(False)
-    panel.start_combo.setCurrentIndex(panel.start_combo.findData("scratch"))
-
-
 class TickRecorder:
     """A 10 ms QTimer on the GUI thread; the longest gap between its ticks shows whether the window froze."""
 
@@ -89,7 +78,7 @@ class TickRecorder:
 
 
 def test_form_builds_the_config_and_settings_are_remembered(panel, data):
-    fill_form(panel, "segnet", 7)
+    fill_training_form(panel, "segnet", epochs=7)
     panel.lr_spin.setValue(0.0005)
     panel.loss_combo.setCurrentIndex(panel.loss_combo.findData("dice"))
     panel.weights_combo.setCurrentIndex(panel.weights_combo.findData("median"))
@@ -134,7 +123,7 @@ def test_bad_settings_give_one_sentence_and_start_nothing(panel, qtbot):
 def test_train_through_the_panel_live_then_stop(panel, qtbot, model):
     tf_loaded_before = "tensorflow" in sys.modules
     epochs = 5
-    fill_form(panel, model, epochs)
+    fill_training_form(panel, model, epochs=epochs)
     seen: list[int] = []
     panel.epochEnded.connect(lambda e, logs: seen.append(e))
     ticks = TickRecorder()
@@ -164,7 +153,7 @@ def test_train_through_the_panel_live_then_stop(panel, qtbot, model):
 
 
 def test_closing_while_training_kills_the_child_cleanly(panel, qtbot):
-    fill_form(panel, "unet", 50)
+    fill_training_form(panel, "unet", epochs=50)
     qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel._worker._runner.pid is not None, timeout=10000)
     t0 = time.monotonic()
@@ -173,7 +162,7 @@ def test_closing_while_training_kills_the_child_cleanly(panel, qtbot):
 
 
 def test_a_dying_child_becomes_one_message(panel, qtbot):
-    fill_form(panel, "unet", 50)
+    fill_training_form(panel, "unet", epochs=50)
     qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel._worker._runner.pid is not None, timeout=10000)
     os.kill(panel._worker._runner.pid, signal.SIGKILL)  # what the kernel's out-of-memory killer does
@@ -187,7 +176,7 @@ def test_runs_table_follows_a_run_written_by_another_program(panel, qtbot, tmp_p
     root = Path(panel._dataset.root)
     run = runs_dir(root) / "20990101-000000-segnet"
     run.mkdir(parents=True)
-    fill_form(panel, "segnet", 4)
+    fill_training_form(panel, "segnet", epochs=4)
     config = panel.config_from_form()
     (run / "config.json").write_text(config.to_json())
     history = run / "history.csv"
