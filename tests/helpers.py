@@ -39,3 +39,22 @@ def fill_training_form(panel, model: str = "unet", size: str = "48", epochs: int
     panel.child_check.setChecked(True)
     panel.start_combo.setCurrentIndex(panel.start_combo.findData(start))
     panel.start_edit.setText(path)
+
+
+def snapshot(*folders: Path) -> dict[str, str]:
+    """sha256 of every regular file under `folders` (hidden ones included), keyed by path: two snapshots compare
+    equal only when no file was added, removed or changed, which is what "must not write there" means."""
+    import hashlib
+    import os
+
+    digests: dict[str, str] = {}
+    for folder in folders:
+        for dirpath, _dirs, files in os.walk(os.fsencode(Path(folder))):
+            for name in files:
+                path = os.path.join(dirpath, name)
+                if not os.path.isfile(path) or os.path.islink(path):
+                    digests[os.fsdecode(path)] = "special"
+                    continue
+                with open(path, "rb") as fh:
+                    digests[os.fsdecode(path)] = hashlib.sha256(fh.read()).hexdigest()
+    return digests
