@@ -1,4 +1,4 @@
-"""`seg-desktop` / `python -m seg_desktop`: the GUI by default, and the headless commands of DESIGN.md.
+"""`seg-desktop` / `python -m seg_desktop`: the GUI by default, and the headless commands (docs/ARCHITECTURE.md).
 
 Every command reports bad input as one sentence on stderr and exit code 1; TensorFlow and Qt are imported only by
 the commands that need them, so `seg-desktop sample` and `--help` start instantly.
@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from .core.errors import DatasetError
+from .core.paths import display_path
 
 COMMANDS = ("gui", "sample", "train", "evaluate", "predict")
 
@@ -61,30 +62,39 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_train_parser(sub: argparse._SubParsersAction) -> None:
-    """`train`: options default to TrainConfig's defaults (None here means "not given")."""
+    """`train`: one option per TrainConfig setting that has a flag, generated from the setting's metadata
+    (ml/config.py). An option not given is None here, so the config's own default applies."""
+    from .ml.config import SETTING, TrainConfig, setting_fields
+
     t = sub.add_parser("train", help="train a UNet or SegNet on a dataset folder",
                        epilog="Training runs in a child process: an out-of-memory is one sentence and exit 1, and "
                               "Ctrl+C stops after the current batch keeping the checkpoints (exit 130). Set "
                               "SEG_DESKTOP_MEMORY_LIMIT_GB=N to cap the training process at N GB beyond "
                               "TensorFlow's start-up, so a run too big for the machine fails instead of swapping.")
     t.add_argument("data", type=Path, help="dataset folder (any layout seg-desktop opens)")
-    t.add_argument("--model", choices=("unet", "segnet"), required=True)
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--size", help="training size: N or HxW, e.g. 256 or 360x480")
-    t.add_argument("--batch", type=int)
-    t.add_argument("--lr", type=float, help="learning rate")
-    t.add_argument("--base-filters", type=int, help="UNet channels of the first level (64 = the paper's model)")
-    t.add_argument("--width", type=float, help="SegNet channel multiplier (1.0 = the paper's model)")
-    t.add_argument("--val-split", type=float, help="validation fraction when the layout defines no split")
-    t.add_argument("--no-augment", action="store_true", help="train without flips/rotation/zoom/brightness")
-    t.add_argument("--loss", choices=("ce", "dice", "ce+dice"))
-    t.add_argument("--class-weights", choices=("none", "median"))
-    t.add_argument("--resume", type=Path, help="run folder to continue or fine-tune from")
-    t.add_argument("--encoder-weights", type=Path, help="Keras VGG16 notop weights file for the encoder")
-    t.add_argument("--out", type=Path, help="run folder (default DATA/.seg-desktop/runs/<time>-<model>)")
-    t.add_argument("--strategy", choices=("auto", "mirrored", "multiworker"))
-    t.add_argument("--seed", type=int)
-    t.add_argument("--patience", type=int, help="epochs without val mean IoU progress before stopping")
+    defaults = TrainConfig(data="")
+    for f in setting_fields():
+        s, default = f.metadata[SETTING], getattr(defaults, f.name)
+        if not s.flag:
+            continue
+        if s.kind == "bool":  # a switch that flips the default, e.g. --no-augment
+            t.add_argument(s.flag, dest=f.name, action="store_const", const=not default,
+                           help=f"turn {'off' if default else 'on'} {s.label.lower()}: {s.help}")
+            continue
+        limits = "; ".join(text for text in (s.range_text(), None if default is None else f"default {default}")
+                           if text)
+        options: dict = {"dest": f.name, "help": f"{s.help} ({limits})" if limits else s.help}
+        if s.kind == "choice":
+            options["choices"] = s.values
+        elif s.kind in ("int", "float"):
+            options["type"] = int if s.kind == "int" else float
+        elif s.kind == "size":
+            options.update(metavar="H[xW]", help=f"{s.help} (default {default[0]}x{default[1]})")
+        elif s.kind == "path":
+            options["type"] = Path
+        if s.required_flag:
+            options.update(required=True, help=s.help)
+        t.add_argument(s.flag, **options)
 
 
 def _run_gui(folder: Path | None) -> int:
@@ -111,19 +121,11 @@ def _require_folder(path: Path, what: str) -> None:
 
 
 def _train_config(args: argparse.Namespace):
-    from .ml.config import TrainConfig, parse_size
+    """The TrainConfig the `train` options describe (not validated yet)."""
+    from .ml.config import SETTING, TrainConfig, setting_fields
 
-    given = {
-        "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "base_filters": args.base_filters,
-        "width": args.width, "val_split": args.val_split, "loss": args.loss, "class_weights": args.class_weights,
-        "strategy": args.strategy, "seed": args.seed, "patience": args.patience,
-        "size": parse_size(args.size) if args.size else None,
-        "resume": str(args.resume) if args.resume else None,
-        "encoder_weights": str(args.encoder_weights) if args.encoder_weights else None,
-        "out": str(args.out) if args.out else None,
-    }
-    return TrainConfig(data=str(args.data), model=args.model, augment=not args.no_augment,
-                       **{k: v for k, v in given.items() if v is not None})
+    values = {f.name: getattr(args, f.name) for f in setting_fields() if f.metadata[SETTING].flag}
+    return TrainConfig.from_settings(str(args.data), values)
 
 
 @contextlib.contextmanager
@@ -163,8 +165,9 @@ def _run_train(args: argparse.Namespace) -> int:
         print(f"seg-desktop: {exc}", file=sys.stderr)
         return 1
     _require_folder(args.data, "dataset folder that holds the images")  # before the child loads TensorFlow
-    from .ml.listener import TrainListener
-    from .ml.remote import ChildProcessFailed, training_runner
+    from .ml.errors import TrainingError
+    from .ml.listener import EpochRecord, TrainListener
+    from .ml.remote import training_runner
 
     class _Printer(TrainListener):
         def on_train_begin(self, info: dict) -> None:
@@ -174,18 +177,18 @@ def _run_train(args: argparse.Namespace) -> int:
             print(f"training {config.model} on {info['num_train']} images, validating on {info['num_val']}; "
                   f"run folder {info['run_dir']}", flush=True)
 
-        def on_epoch_end(self, epoch: int, logs: dict) -> None:
-            val = "" if logs["val_loss"] is None else \
-                f"  val_loss {logs['val_loss']:.3f}  val_mIoU {logs['val_mean_iou']:.2f}"
-            print(f"epoch {logs['epoch']}/{self.epochs}  loss {logs['loss']:.3f}  mIoU {logs['mean_iou']:.2f}"
-                  f"{val}  {logs['seconds']:.1f}s", flush=True)
+        def on_epoch_end(self, record: EpochRecord) -> None:
+            val = "" if record.val_loss is None else \
+                f"  val_loss {record.val_loss:.3f}  val_mIoU {record.val_mean_iou:.2f}"
+            print(f"epoch {record.epoch}/{self.epochs}  loss {record.loss:.3f}  mIoU {record.mean_iou:.2f}"
+                  f"{val}  {record.seconds:.1f}s", flush=True)
 
     stop = threading.Event()
     runner = training_runner(config)
     try:
         with _ctrl_c_stops(stop, runner):
             run = runner.run(_Printer(), stop)
-    except (ChildProcessFailed, ValueError) as exc:
+    except (TrainingError, ValueError) as exc:
         print(f"seg-desktop: {exc}", file=sys.stderr)
         return 130 if stop.is_set() else 1
     best = "" if run.best_val_mean_iou is None else f" (best val mIoU {run.best_val_mean_iou:.3f})"
@@ -247,7 +250,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(json_safe(result), indent=2))
         return _skipped(problems, done)
-    print(f"{run.model_file}: {result['num_images']} {args.split} images of {args.data}")
+    print(f"{display_path(run.model_file)}: {result['num_images']} {args.split} images of "
+          f"{display_path(args.data)}")
     print(f"{'class':<20} {'IoU':>7} {'Dice':>7}")
     for name, s in result["per_class"].items():
         iou, dice = ("-" if v != v else f"{v:.4f}" for v in (s["iou"], s["dice"]))  # NaN: class absent
@@ -278,11 +282,21 @@ def _run_predict(args: argparse.Namespace) -> int:
                                  probabilities=args.probabilities, progress=progress, tile=args.tile,
                                  problems=problems)
     carriage_return = "\r" if sys.stdout.isatty() else ""
-    print(f"{carriage_return}wrote {len(written)} {args.format} masks to {args.out}")
+    print(f"{carriage_return}wrote {len(written)} {args.format} masks to {display_path(args.out)}")
     return _skipped(problems, f"the masks of the other {len(written)} images were written")
 
 
+def _tolerant_output() -> None:
+    """Print any file name: one that is not valid UTF-8 (or not in the terminal's encoding) is written with
+    backslash escapes instead of raising UnicodeEncodeError halfway through a command. Messages name files
+    through `paths.display_path`, which also escapes newlines and other control characters."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _tolerant_output()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
         argv.insert(0, "gui")  # `seg-desktop` and `seg-desktop FOLDER` open the GUI

@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .paths import fit_name
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file beside `path`, fsync it, rename over `path`, fsync the folder.
@@ -15,7 +17,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # ".NAME." + 8 random characters + ".tmp": a name near the 255-byte limit is shortened (see paths.fit_name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{fit_name(path.name, reserve=14)}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,11 @@ import numpy as np
 from .atomic import atomic_write_bytes, atomic_write_text
 from .dataset import STATE_DIR
 from .errors import DatasetError
+from .paths import name_bytes
+from .safeio import check_regular, is_dir, read_bytes_capped, read_json
 
 AUTOSAVE_DIR = Path(STATE_DIR) / "autosave"
+MAX_KEY_CHARS = 4096  # a key is a relative path; longer is damage, not a name any filesystem allows
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class Autosave:
 
 def _stem(key: str) -> str:
     """A file name for a key: keys are relative paths with '/' and any characters, so they are hashed."""
-    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]
+    return hashlib.sha1(name_bytes(key)).hexdigest()[:20]
 
 
 def autosave_dir(root: Path) -> Path:
@@ -57,29 +61,56 @@ def write_autosave(root: Path, key: str, mask: np.ndarray) -> Autosave:
     return Autosave(key, path, saved_at)
 
 
-def list_autosaves(root: Path) -> list[Autosave]:
-    """Every complete autosave in the folder, oldest first; unreadable side files are skipped (never fatal)."""
+def _bad_index(side: Path, field: str, rule: str) -> DatasetError:
+    return DatasetError(f"The autosave index file {side} is damaged (field {field!r} {rule}); it was skipped, "
+                        "delete it.", side)
+
+
+def _index_entry(folder: Path, side: Path) -> Autosave:
+    """Validate one side file (a regular JSON file of bounded size and depth, the fields' types and ranges, the
+    mask file beside it); raises DatasetError naming the file and the field."""
+    data = read_json(side, "autosave index file")
+    if not isinstance(data, dict):
+        raise _bad_index(side, "(top level)", "must be a JSON object")
+    key, saved_at, name = data.get("key"), data.get("saved_at"), data.get("file")
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_CHARS:
+        raise _bad_index(side, "key", f"must be a sample key of 1 to {MAX_KEY_CHARS} characters")
+    if isinstance(saved_at, bool) or not isinstance(saved_at, (int, float)) or not math.isfinite(saved_at) \
+            or saved_at < 0:
+        raise _bad_index(side, "saved_at", "must be a time in seconds, a finite number >= 0")
+    if name != f"{_stem(key)}.npy":  # a side file may only name the mask file beside it, of its own key
+        raise _bad_index(side, "file", "must name the .npy file of its key in the same folder")
+    path = folder / name
+    try:
+        check_regular(path, "mask")
+    except FileNotFoundError:
+        raise _bad_index(side, "file", f"names {name}, which is missing") from None
+    return Autosave(key, path, float(saved_at))
+
+
+def list_autosaves(root: Path, skipped: list[DatasetError] | None = None) -> list[Autosave]:
+    """Every complete autosave in the folder, oldest first. A damaged side file is never fatal: it is skipped, and
+    the one-sentence reason is appended to `skipped` when given (the GUI lists it among the folder's problems)."""
     folder = autosave_dir(root)
-    if not folder.is_dir():
+    if not is_dir(folder):
         return []
     found = []
-    for side in folder.glob("*.json"):
+    for side in sorted(folder.glob("*.json")):
         try:
-            data = json.loads(side.read_text(encoding="utf-8"))
-            key, saved_at, name = str(data["key"]), float(data["saved_at"]), str(data["file"])
-        except (OSError, ValueError, KeyError, TypeError):
+            found.append(_index_entry(folder, side))
+        except FileNotFoundError:  # cleared meanwhile
             continue
-        path = folder / Path(name).name  # a side file may only name a file beside it
-        if path.is_file() and path.stem == _stem(key):
-            found.append(Autosave(key, path, saved_at))
+        except DatasetError as exc:
+            if skipped is not None:
+                skipped.append(exc)
     return sorted(found, key=lambda a: a.saved_at)
 
 
 def read_autosave(entry: Autosave) -> np.ndarray:
     """The autosaved mask; a damaged file is a DatasetError naming it (the caller skips or clears it)."""
     try:
-        mask = np.load(entry.path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        mask = np.load(io.BytesIO(read_bytes_capped(entry.path, "mask")), allow_pickle=False)
+    except (OSError, ValueError, EOFError, DatasetError) as exc:
         raise DatasetError(f"The autosave {entry.path} of {entry.key} is damaged ({exc}); it cannot be restored.",
                            entry.path) from None
     if mask.dtype != np.uint8 or mask.ndim != 2:

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DatasetError
+from .safeio import is_dir, present, read_text_capped
 
 IGNORE_NAMES = frozenset({"void", "ignore", "unlabelled", "unlabeled", "ignore_index", "dontcare", "don't care"})
 VOC_IGNORE = 255
+COLOUR_INFERRED = "inferred from mask colours"
 
 VOC_NAMES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -108,10 +111,11 @@ class ClassSet:
     def color_to_index(self) -> dict[tuple[int, int, int], int]:
         return {c.color: c.index for c in self.classes}
 
-    def with_class(self, info: ClassInfo) -> "ClassSet":
-        """A copy with `info` added or replacing the class of the same index (the class editor's one operation)."""
-        others = [c for c in self.classes if c.index != info.index]
-        return ClassSet(others + [info], self.ignore_index, self.source)
+    @property
+    def colours_name_classes(self) -> bool:
+        """Whether a mask pixel's colour says its class: the colours come from the user's class file or from the
+        colour masks themselves (not a palette we picked for classes guessed from index values)."""
+        return self.source in CLASS_FILES or self.source == COLOUR_INFERRED
 
     def to_json(self) -> dict:
         return {
@@ -119,12 +123,6 @@ class ClassSet:
             "ignore_index": self.ignore_index,
             "source": self.source,
         }
-
-    @classmethod
-    def from_json(cls, data: dict) -> "ClassSet":
-        classes = [ClassInfo(int(c["index"]), str(c["name"]), tuple(int(v) for v in c["color"])) for c in data["classes"]]
-        ignore = data.get("ignore_index")
-        return cls(classes, None if ignore is None else int(ignore), data.get("source", "project"))
 
 
 def _ignore_from_names(classes: list[ClassInfo]) -> int | None:
@@ -134,38 +132,77 @@ def _ignore_from_names(classes: list[ClassInfo]) -> int | None:
     return None
 
 
+MAX_CLASSES = 256  # masks are uint8: one value per class
+
+
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"Cannot read the class file {path} ({exc}); fix or delete it.", path) from exc
+        return read_text_capped(path, "csv")
+    except FileNotFoundError:
+        raise DatasetError(f"The class file {path} disappeared while it was read; reopen the folder.", path) from None
+
+
+def _rows(path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, cells) of each CSV row; a row the csv module refuses (a field over its 128 KiB limit, a
+    stray NUL) is one sentence naming the line."""
+    reader = csv.reader(io.StringIO(_read_text(path)))
+    rows = []
+    try:
+        for row in reader:
+            rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        raise DatasetError(f"{path}, line {reader.line_num}: {exc}; fix that row.", path) from None
+    return rows
 
 
 def _color(values: list[str], path: Path, line: int) -> tuple[int, int, int]:
-    try:
-        rgb = tuple(int(float(v)) for v in values)
-    except ValueError:
-        raise DatasetError(f"{path}, line {line}: colour {values} is not three numbers 0-255; fix that row.", path)
-    if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
-        raise DatasetError(f"{path}, line {line}: colour {values} is not three numbers 0-255; fix that row.", path)
-    return rgb  # type: ignore[return-value]
+    """Three whole numbers 0-255 ("12.0" is fine, "12.7", "inf" and "nan" are not)."""
+    rgb = []
+    for text in values:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value == int(value) and 0 <= value <= 255):
+            break
+        rgb.append(int(value))
+    if len(rgb) != 3 or len(values) != 3:
+        shown = ",".join(values)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise DatasetError(f"{path}, line {line}: colour {shown!r} is not three whole numbers 0-255; fix that row.",
+                           path)
+    return rgb[0], rgb[1], rgb[2]
+
+
+def _by_order(path: Path, classes: list[ClassInfo], line: int) -> None:
+    """Formats that number classes by row order can hold at most MAX_CLASSES rows."""
+    if len(classes) >= MAX_CLASSES:
+        raise DatasetError(f"{path}, line {line}: more than {MAX_CLASSES} classes, but masks hold values 0-255 "
+                           "only; merge classes or remove rows.", path)
 
 
 def read_classes_csv(path: Path) -> ClassSet:
-    """Our own format: `index,name,r,g,b` with a header row; a row named void/ignore/unlabelled is the ignore index."""
-    rows = list(csv.reader(io.StringIO(_read_text(path))))
+    """Our own format: `index,name,r,g,b` with a header row; a row named void/ignore/unlabelled is the ignore index.
+    Two rows with one index are an error naming both lines (one would otherwise silently win)."""
     classes: list[ClassInfo] = []
-    for line, row in enumerate(rows, start=1):
+    lines: dict[int, int] = {}  # index -> line that defined it
+    for line, row in _rows(path):
         if not row or row[0].strip().lower() in ("index", "#") or row[0].startswith("#"):
             continue
         if len(row) < 5:
-            raise DatasetError(f"{path}, line {line}: expected index,name,r,g,b but got {row}; fix that row.", path)
+            raise DatasetError(f"{path}, line {line}: expected index,name,r,g,b but got {len(row)} field(s); fix "
+                               "that row.", path)
         try:
             index = int(row[0])
         except ValueError:
-            raise DatasetError(f"{path}, line {line}: index {row[0]!r} is not a number; fix that row.", path)
-        if not 0 <= index <= 255:
+            raise DatasetError(f"{path}, line {line}: index {row[0][:40]!r} is not a whole number; fix that row.",
+                               path) from None
+        if not 0 <= index < MAX_CLASSES:
             raise DatasetError(f"{path}, line {line}: index {index} is outside 0-255; fix that row.", path)
+        if index in lines:
+            raise DatasetError(f"{path}: lines {lines[index]} and {line} both define class index {index}; give one "
+                               "of them another index or remove it.", path)
+        lines[index] = line
         classes.append(ClassInfo(index, row[1].strip(), _color(row[2:5], path, line)))
     if not classes:
         raise DatasetError(f"{path} lists no classes; add rows index,name,r,g,b or delete the file.", path)
@@ -174,13 +211,14 @@ def read_classes_csv(path: Path) -> ClassSet:
 
 def read_class_dict(path: Path) -> ClassSet:
     """CamVid/Kaggle `class_dict.csv`: `name,r,g,b`; the row order is the class index."""
-    rows = list(csv.reader(io.StringIO(_read_text(path))))
     classes: list[ClassInfo] = []
-    for line, row in enumerate(rows, start=1):
+    for line, row in _rows(path):
         if not row or (line == 1 and row[0].strip().lower() in ("name", "class", "label")):
             continue
         if len(row) < 4:
-            raise DatasetError(f"{path}, line {line}: expected name,r,g,b but got {row}; fix that row.", path)
+            raise DatasetError(f"{path}, line {line}: expected name,r,g,b but got {len(row)} field(s); fix that "
+                               "row.", path)
+        _by_order(path, classes, line)
         classes.append(ClassInfo(len(classes), row[0].strip(), _color(row[1:4], path, line)))
     if not classes:
         raise DatasetError(f"{path} lists no classes; add rows name,r,g,b or delete the file.", path)
@@ -196,7 +234,9 @@ def read_labelmap(path: Path) -> ClassSet:
             continue
         parts = text.split(":")
         if len(parts) < 2:
-            raise DatasetError(f"{path}, line {line}: expected name:r,g,b but got {text!r}; fix that line.", path)
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise DatasetError(f"{path}, line {line}: expected name:r,g,b but got {shown!r}; fix that line.", path)
+        _by_order(path, classes, line)
         classes.append(ClassInfo(len(classes), parts[0].strip(), _color(parts[1].split(","), path, line)))
     if not classes:
         raise DatasetError(f"{path} lists no classes; add lines name:r,g,b or delete the file.", path)
@@ -237,7 +277,7 @@ def inferred_classes(values: set[int], colors: set[tuple[int, int, int]] | None 
             ordered.remove((0, 0, 0))
             ordered.insert(0, (0, 0, 0))
         classes = [ClassInfo(i, "background" if c == (0, 0, 0) else f"class {i}", c) for i, c in enumerate(ordered)]
-        return ClassSet(classes, None, "inferred from mask colours")
+        return ClassSet(classes, None, COLOUR_INFERRED)
     values = set(values) or {0}
     if values <= {0, 255}:
         pal = default_palette(2)
@@ -259,13 +299,19 @@ CLASS_FILES = ("classes.csv", "class_dict.csv", "labelmap.txt")
 def find_class_file(root: Path) -> Path | None:
     """The user's own class file in the dataset root (or one folder down, where CamVid zips put it)."""
     for name in CLASS_FILES:
-        if (root / name).is_file():
+        if _candidate(root / name):
             return root / name
     for name in CLASS_FILES:
         for p in sorted(root.glob(f"*/{name}")):
-            if p.is_file():
+            if _candidate(p):
                 return p
     return None
+
+
+def _candidate(path: Path) -> bool:
+    """Anything but a folder counts, so a pipe or an unreadable link named classes.csv is reported when read
+    rather than silently passed over for guessed classes."""
+    return present(path) and not is_dir(path)
 
 
 def read_class_file(path: Path) -> ClassSet:

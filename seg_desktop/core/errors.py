@@ -6,10 +6,15 @@ message box and the CLI can print it and exit 1 without a traceback.
 
 from __future__ import annotations
 
+from .paths import printable
+
 
 class DatasetError(Exception):
-    """Bad input from the user's folder: unreadable image, mismatched mask, unknown colour, bad class file."""
+    """Bad input from the user's folder: unreadable image, mismatched mask, unknown colour, bad class file.
+
+    The message is made printable here (see `paths.printable`), once for every raiser: a file name with a newline
+    or bytes that are not UTF-8 still gives one line that any terminal or message box can show."""
 
     def __init__(self, message: str, path: object | None = None) -> None:
-        super().__init__(message)
+        super().__init__(printable(message))
         self.path = path

@@ -18,7 +18,8 @@ from PIL import Image
 from .atomic import atomic_write_bytes
 from .classes import ClassSet
 from .errors import DatasetError
-from .imageio import open_image
+from .imageio import decoding, open_image
+from .paths import fit_name
 
 ORIGINALS_DIR = Path(".seg-desktop") / "originals"
 
@@ -36,29 +37,30 @@ class MaskFormat:
 
 
 def read_raw_mask(path: Path) -> tuple[np.ndarray, str, bytes | None]:
-    img = open_image(path)
+    """The mask's pixels as stored (index, palette indices or RGB) with its mode and palette; any failure,
+    whatever Pillow raised on damaged data, is a DatasetError naming the file (see `imageio.decoding`)."""
+    img = open_image(path, "mask")
     try:
-        mode = img.mode
-        palette = None
-        if mode == "P":
-            palette = bytes(img.getpalette() or [])
-            arr = np.asarray(img)
-        elif mode in ("RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV"):
-            arr = np.asarray(img.convert("RGB"))
-        elif mode in ("L", "1", "LA"):
-            arr = np.asarray(img.convert("L"))
-        elif mode.startswith("I"):
-            arr = np.asarray(img)
-            if arr.size and (arr.min() < 0 or arr.max() > 255):
-                raise DatasetError(
-                    f"{path} holds mask values up to {int(arr.max())}, beyond the 0-255 this tool supports; "
-                    "renumber the classes below 256.", path)
-            arr = arr.astype(np.uint8)
-            mode = "L"
-        else:
-            raise DatasetError(f"{path} is a {mode} image, not a mask; save it as an index or RGB PNG.", path)
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise DatasetError(f"{path} is damaged or truncated ({exc}); replace it.", path) from None
+        with decoding(path):
+            mode = img.mode
+            palette = None
+            if mode == "P":
+                palette = bytes(img.getpalette() or [])
+                arr = np.asarray(img)
+            elif mode in ("RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV"):
+                arr = np.asarray(img.convert("RGB"))
+            elif mode in ("L", "1", "LA"):
+                arr = np.asarray(img.convert("L"))
+            elif mode.startswith("I"):
+                arr = np.asarray(img)
+                if arr.size and (arr.min() < 0 or arr.max() > 255):
+                    raise DatasetError(
+                        f"{path} holds mask values up to {int(arr.max())}, beyond the 0-255 this tool supports; "
+                        "renumber the classes below 256.", path)
+                arr = arr.astype(np.uint8)
+                mode = "L"
+            else:
+                raise DatasetError(f"{path} is a {mode} image, not a mask; save it as an index or RGB PNG.", path)
     finally:
         img.close()
     return np.array(arr, order="C"), mode, palette  # a writable copy: callers edit masks in place
@@ -99,7 +101,9 @@ def read_mask(path: Path, classes: ClassSet | None = None,
     """Decode `path` to a uint8 (H, W) class-index array and remember its format for writing back.
 
     `expected_size` is the image's (width, height): a mask of another size is refused, not resized, because a
-    resized mask would silently shift every label.
+    resized mask would silently shift every label. Where the class colours name the classes (a class file, or
+    colours seen in the masks), an RGB mask is read by colour even when it is all gray, and a palette PNG by its
+    palette's colours, so a palette in another order than the class file cannot silently swap classes.
     """
     path = Path(path)
     arr, mode, palette = read_raw_mask(path)
@@ -107,20 +111,58 @@ def read_mask(path: Path, classes: ClassSet | None = None,
         raise DatasetError(
             f"{path} is {arr.shape[1]}x{arr.shape[0]} but its image is {expected_size[0]}x{expected_size[1]}; "
             "the mask must have the image's size.", path)
+    named = classes is not None and bool(classes.classes) and classes.colours_name_classes
     if arr.ndim == 3:
-        if _is_gray(arr):
-            arr = np.ascontiguousarray(arr[..., 0])
-        else:
-            if classes is None or not classes.classes:
-                raise DatasetError(f"{path} is a colour mask but the dataset has no class colours; "
-                                   "add a classes.csv or class_dict.csv.", path)
+        gray = _is_gray(arr)
+        if not gray and (classes is None or not classes.classes):
+            raise DatasetError(f"{path} is a colour mask but the dataset has no class colours; "
+                               "add a classes.csv or class_dict.csv.", path)
+        if not gray or (named and _all_known(arr, classes)):
             return _colors_to_index(path, arr, classes), MaskFormat("color")
+        arr = np.ascontiguousarray(arr[..., 0])  # an index mask saved as gray RGB
+    if mode == "P" and named:
+        mapped = _palette_to_index(path, arr, palette or b"", classes)
+        if mapped is not None:  # indices renumbered to the class file's: written back with its colours
+            return mapped, MaskFormat("palette", bytes(classes.lut().ravel()))
     if mode != "P" and _is_binary(arr, classes):
         return (arr > 127).astype(np.uint8), MaskFormat("binary")
     fmt = MaskFormat("palette", palette) if mode == "P" else MaskFormat("index")
     if classes is not None and classes.classes:
         check_values(path, arr, classes)
     return arr, fmt
+
+
+def _all_known(rgb: np.ndarray, classes: ClassSet) -> bool:
+    """Whether every colour of a gray RGB mask is a class colour (else it is an index mask saved as RGB)."""
+    values = np.flatnonzero(np.bincount(rgb[..., 0].ravel(), minlength=256))
+    colours = classes.color_to_index()
+    return all((v, v, v) in colours for v in values.tolist())
+
+
+def _palette_to_index(path: Path, arr: np.ndarray, palette: bytes, classes: ClassSet) -> np.ndarray | None:
+    """A palette mask's values mapped through their palette colours to the classes of those colours.
+
+    None when reading by index means the same (each used value's colour is its class's colour), or when the
+    palette is a gray ramp (value v drawn as (v, v, v): an index mask that happens to be stored with a palette).
+    A used colour that no class has contradicts the class file: one sentence for the file, never a guess.
+    """
+    raw = palette[:768]
+    pal = np.zeros((256, 3), np.uint8)  # a short palette leaves the rest black, as Pillow shows it
+    pal.flat[: len(raw) // 3 * 3] = np.frombuffer(raw[: len(raw) // 3 * 3], np.uint8)
+    used = np.flatnonzero(np.bincount(arr.ravel(), minlength=256)).tolist()
+    colours = [tuple(int(c) for c in pal[v]) for v in used]
+    by_colour = classes.color_to_index()
+    if all(by_colour.get(c) == v for v, c in zip(used, colours)) or all(c == (v, v, v) for v, c in zip(used, colours)):
+        return None
+    lut = np.zeros(256, np.uint8)
+    for v, c in zip(used, colours):
+        if c not in by_colour:
+            raise DatasetError(
+                f"{path} is a palette mask whose value {v} is drawn in RGB {c}, a colour no class of "
+                f"{classes.source} has (value {v} is {classes.name_of(v)!r} there); fix the class colours or the "
+                "mask's palette so they agree.", path)
+        lut[v] = by_colour[c]
+    return lut[arr]
 
 
 def check_values(path: Path, mask: np.ndarray, classes: ClassSet) -> None:
@@ -172,7 +214,7 @@ def backup_original(path: Path, root: Path) -> Path | None:
     if dest.exists():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
+    tmp = dest.with_name(f".{fit_name(dest.name, reserve=5)}.tmp")  # a 255-byte name still gets one
     shutil.copy2(path, tmp)
     tmp.replace(dest)
     return dest

@@ -2,7 +2,8 @@
 
 Everything is derived from one integer confusion matrix so that a whole data set can be scored by summing the
 matrices of its images (exact, no averaging of per-image ratios), and so that the numbers the GUI, the CLI
-`evaluate` command and a run's `metrics.json` show are computed by the same few lines.
+`evaluate` command, a run's `metrics.json` and both mean IoU columns of its history.csv (training and validation)
+show are computed by the same few lines (docs/ARCHITECTURE.md, "One IoU").
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Per-folder project state in `FOLDER/.seg-desktop/project.json`: split settings, per-image status, runs.
 
 The file is rewritten atomically. A file that is not valid JSON is reported and left untouched when the folder
-opens; only when new state is saved is it moved aside to `project.json.bad`, so nothing the user had is lost.
+opens; only when new state is saved is it moved aside to `project.json.bad` (then `.bad.1`, `.bad.2`, ...: every
+damaged generation is kept), so nothing the user had is lost.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from pathlib import Path
 
 from .atomic import atomic_write_text
 from .dataset import STATE_DIR
+from .errors import DatasetError
+from .safeio import present, read_json
+from .writeguard import set_aside
 
 PROJECT_FILE = "project.json"
 STATUSES = ("unlabelled", "labelled", "edited", "predicted")
@@ -47,8 +51,8 @@ class Project:
             self.runs.append(name)
 
     def save(self) -> None:
-        if self.problem is not None and self.path.exists():
-            self.path.replace(self.path.with_name(PROJECT_FILE + ".bad"))
+        if self.problem is not None and present(self.path):
+            set_aside(self.path)  # project.json.bad, .bad.1, ...: an earlier damaged file is never replaced
             self.problem = None
         data = asdict(self)
         data.pop("folder")
@@ -58,27 +62,74 @@ class Project:
 
 
 def load_project(folder: Path) -> Project:
-    """The folder's project state; defaults when there is none, and a reported problem when it is unreadable."""
+    """The folder's project state: defaults when there is none, and a reported problem when it is unreadable or
+    holds bad values (each bad field keeps its default and the rest is used, so a damaged file never stops the
+    folder from opening)."""
     folder = Path(folder)
     project = Project(folder)
     path = project.path
-    if not path.exists():
+    if not present(path):
         return project
+    keep = f"the file will be kept as {PROJECT_FILE}.bad when settings are next saved"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise ValueError("the top level is not an object")
-        project.seed = int(data.get("seed", 0))
-        project.val_fraction = float(data.get("val_fraction", 0.2))
-        project.test_fraction = float(data.get("test_fraction", 0.0))
-        project.status = {str(k): str(v) for k, v in dict(data.get("status", {})).items() if v in STATUSES}
-        project.runs = [str(r) for r in data.get("runs", []) if _inside(folder, str(r))]
-        project.classes = data.get("classes")
-    except (OSError, ValueError, TypeError) as exc:
-        project = Project(folder)
-        project.problem = (f"{path} could not be read ({exc}); the project starts with default settings and the "
-                           f"file will be kept as {PROJECT_FILE}.bad when settings are next saved.")
+        data = read_json(path, "project file")
+    except (FileNotFoundError, DatasetError) as exc:
+        project.problem = f"{str(exc).rstrip('.')}; the project starts with default settings and {keep}."
+        return project
+    if not isinstance(data, dict):
+        project.problem = (f"{path} holds a JSON {type(data).__name__}, not the project's settings; the project "
+                           f"starts with default settings and {keep}.")
+        return project
+    bad = []
+    for name, check in _FIELDS.items():
+        if name not in data:
+            continue
+        value = check(folder, data[name])
+        if value is _BAD:
+            bad.append(name)
+        else:
+            setattr(project, name, value)
+    if project.val_fraction + project.test_fraction >= 1.0:
+        bad.append("test_fraction")
+        project.test_fraction = 0.0
+    if bad:
+        project.problem = (f"{path} has invalid values for {', '.join(bad)}; those use their defaults and {keep}.")
     return project
+
+
+_BAD = object()  # a field check's answer for a value of the wrong type or range
+
+
+def _seed(folder: Path, value: object) -> object:
+    """A whole number the trainer can seed numpy with (0 to 2^32-1)."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**32
+    return value if ok else _BAD
+
+
+def _fraction(folder: Path, value: object) -> object:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value < 1.0
+    return float(value) if ok else _BAD
+
+
+def _status(folder: Path, value: object) -> object:
+    """Entries of an unknown status are dropped one by one (a newer version may add statuses)."""
+    if not isinstance(value, dict):
+        return _BAD
+    return {k: v for k, v in value.items() if isinstance(k, str) and v in STATUSES}
+
+
+def _runs(folder: Path, value: object) -> object:
+    if not isinstance(value, list):
+        return _BAD
+    return [r for r in value if isinstance(r, str) and _inside(folder, r)]
+
+
+def _classes(folder: Path, value: object) -> object:
+    return value if value is None or isinstance(value, dict) else _BAD
+
+
+_FIELDS = {"seed": _seed, "val_fraction": _fraction, "test_fraction": _fraction, "status": _status,
+           "runs": _runs, "classes": _classes}
 
 
 def _inside(folder: Path, run: str) -> bool:
@@ -86,5 +137,5 @@ def _inside(folder: Path, run: str) -> bool:
     try:
         (folder / run).resolve().relative_to(folder.resolve())
         return True
-    except ValueError:
+    except (ValueError, OSError):  # outside, or a name no path can hold (a NUL byte, a link loop)
         return False

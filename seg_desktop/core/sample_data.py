@@ -9,6 +9,7 @@ and shapes overlap, rotate and vary in size, so a model has to use shape and con
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -19,6 +20,8 @@ import numpy as np
 from PIL import Image
 
 from .classes import ClassInfo, ClassSet, write_classes_csv
+from .errors import DatasetError
+from .writeguard import claim_output
 
 SAMPLE_CLASSES = ClassSet(
     [
@@ -42,21 +45,33 @@ def make_sample_dataset(out_dir: Path | str, n: int = 40, size: int = 128, seed:
     """Write `n` images (`images/sample_000.png`, RGB) and index masks (`masks/…`, mode L) plus `classes.csv`.
 
     The same (n, size, seed) gives the same bytes; image i depends only on (seed, i), so a larger n extends a
-    smaller set rather than reshuffling it.
+    smaller set rather than reshuffling it. The folder must be new, empty or an earlier sample's (the write guard
+    refuses anything else before writing, so a dataset of the user's is never touched), and a file of an earlier
+    sample that was edited since is not replaced.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     if size < 16:
         raise ValueError(f"size must be at least 16 pixels, got {size}")
-    out = Path(out_dir)
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "masks").mkdir(parents=True, exist_ok=True)
+    names = [f"{kind}/sample_{i:03d}.png" for i in range(n) for kind in ("images", "masks")] + ["classes.csv"]
+    output = claim_output(out_dir, names, "sample dataset", fresh=True)
     for i in range(n):
         image, mask = _sample(np.random.default_rng([seed, i]), size, i)
-        Image.fromarray(image, "RGB").save(out / "images" / f"sample_{i:03d}.png")
-        Image.fromarray(mask, "L").save(out / "masks" / f"sample_{i:03d}.png")
-    write_classes_csv(out / "classes.csv", SAMPLE_CLASSES)
-    return out
+        output.write_bytes(f"images/sample_{i:03d}.png", _png(Image.fromarray(image, "RGB")))
+        output.write_bytes(f"masks/sample_{i:03d}.png", _png(Image.fromarray(mask, "L")))
+    try:
+        write_classes_csv(output.path("classes.csv"), SAMPLE_CLASSES)
+    except OSError as exc:
+        raise DatasetError(f"Cannot write {output.path('classes.csv')} ({exc.strerror or exc}); free some space "
+                           "or choose another folder.", output.path("classes.csv")) from None
+    output.finish()
+    return output.folder
+
+
+def _png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def sample_dataset_dir() -> Path:

@@ -1,1 +1,1 @@
-"""The PySide6 desktop interface; the only package that imports Qt (see DESIGN.md, Layers)."""
+"""The PySide6 desktop interface; the only package that imports Qt (see docs/ARCHITECTURE.md, Layers)."""

@@ -32,7 +32,7 @@ def main(folder: Path | None = None) -> int:
     """Run the GUI on `folder` (None: the built-in sample dataset) until the window closes; the exit code."""
     app = create_app()
     window = MainWindow()
-    hook = ExceptionHook(window, window.autosave_now)
+    hook = ExceptionHook(window, window.session.autosave_now)
     hook.install()  # an uncaught error from here on: a message, an emergency autosave, a log entry
     window.show()
     if folder is None:

@@ -95,9 +95,6 @@ class DatasetModel(QAbstractTableModel):
         if self.rows:
             self.dataChanged.emit(self.index(0, COL_IOU), self.index(len(self.rows) - 1, COL_ENTROPY))
 
-    def key_at(self, row: int) -> str:
-        return self.rows[row].key
-
     def row_of(self, key: str) -> int | None:
         return self._row_of.get(key)
 

@@ -6,13 +6,18 @@ monkeypatching one name and the wording of each question lives in one place.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import (QColorDialog, QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView,
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (QColorDialog, QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel,
                                QMessageBox, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from ..core.autosave import Autosave
 from ..core.classes import ClassInfo, ClassSet, default_palette
+from .scan import RestoreItem
+
+THUMB = 96  # px, the longer side of a mask thumbnail in the restore prompt
 
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 
@@ -35,16 +40,64 @@ def ask_unsaved(parent: QWidget | None, names: list[str], action: str) -> str:
         QMessageBox.StandardButton(answer), CANCEL)
 
 
-def offer_restore(parent: QWidget | None, entries: list[Autosave]) -> bool:
-    """After a crash: restore the autosaved masks (written to disk, originals kept) or throw them away."""
-    shown = "\n".join(f"  {a.key}" for a in entries[:10]) + (f"\n  … and {len(entries) - 10} more"
-                                                             if len(entries) > 10 else "")
-    answer = QMessageBox.question(
-        parent, "Restore unsaved edits?",
-        f"seg-desktop did not close normally. {len(entries)} mask(s) have autosaved edits newer than the files:\n"
-        f"{shown}\n\nRestore them (the current files are kept under .seg-desktop/originals/)?",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
-    return answer == QMessageBox.StandardButton.Yes
+def offer_restore(parent: QWidget | None, items: Sequence[RestoreItem], classes: ClassSet) -> list[str]:
+    """After a crash: which autosaved masks to restore (written to disk, originals kept); the rest are dropped."""
+    dialog = RestoreDialog(items, classes, parent)
+    return dialog.chosen() if dialog.exec() else []
+
+
+def mask_thumbnail(mask: np.ndarray, classes: ClassSet) -> QPixmap:
+    """`mask` in its class colours, scaled to THUMB px on its longer side."""
+    rgb = np.ascontiguousarray(classes.lut()[mask])
+    h, w = mask.shape
+    image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(image.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio))
+
+
+class RestoreDialog(QDialog):
+    """One row per autosaved image: a checkbox, the mask on disk and the autosaved mask side by side, so the user
+    restores exactly the edits they recognise. Unchecked autosaves are dropped."""
+
+    def __init__(self, items: Sequence[RestoreItem], classes: ClassSet, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Restore unsaved edits?")
+        self.table = QTableWidget(len(items), 3, self)
+        self.table.setHorizontalHeaderLabels(["Restore", "Saved on disk", "Autosaved"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setIconSize(QSize(THUMB, THUMB))
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for row, item in enumerate(items):
+            check = QTableWidgetItem(item.key)
+            check.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+            check.setCheckState(Qt.CheckState.Checked)
+            self.table.setItem(row, 0, check)
+            saved = QTableWidgetItem("(no mask)") if item.saved is None else \
+                QTableWidgetItem(QIcon(mask_thumbnail(item.saved, classes)), "")
+            self.table.setItem(row, 1, saved)
+            self.table.setItem(row, 2, QTableWidgetItem(QIcon(mask_thumbnail(item.autosaved, classes)), ""))
+            self.table.setRowHeight(row, THUMB + 8)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Restore checked")
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Drop all")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"seg-desktop did not close normally. {len(items)} mask(s) have autosaved edits newer "
+                                "than the files. Check the ones to restore (the current files are kept under "
+                                ".seg-desktop/originals/); the others are dropped.", wordWrap=True))
+        layout.addWidget(self.table)
+        layout.addWidget(buttons)
+        self.resize(520, min(640, 140 + len(items) * (THUMB + 8)))
+
+    def set_checked(self, key: str, checked: bool) -> None:
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).text() == key:
+                self.table.item(row, 0).setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+
+    def chosen(self) -> list[str]:
+        """The keys whose autosave the user chose to restore."""
+        rows = (self.table.item(r, 0) for r in range(self.table.rowCount()))
+        return [i.text() for i in rows if i.checkState() == Qt.CheckState.Checked]
 
 
 def _swatch(color: tuple[int, int, int]) -> QIcon:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QFil
 from ..core.atomic import atomic_write_bytes
 from ..core.dataset import Dataset, open_dataset
 from ..core.errors import DatasetError
+from ..core.writeguard import dataset_reads
 from .prediction import load_run_cached
 from .workers import run_in_thread
 
@@ -176,9 +177,9 @@ class ExportDialog(QDialog):
         if not out:
             return self._refuse("Choose an output folder first.")
         out_dir = Path(out).expanduser()
-        if out_dir.resolve() in (self.dataset.root.resolve(), *(p.resolve() for p in self._image_folders())):
-            return self._refuse(f"{out_dir} holds the dataset's own images; choose another folder so no image or "
-                                "mask is overwritten.")
+        if dataset_reads(self.dataset, out_dir):  # the worker's write guard refuses it too; say so at once
+            return self._refuse(f"{out_dir} holds the dataset's own images or masks; choose another folder so no "
+                                "image or mask is overwritten or shadowed.")
         keys = self.keys()
         self.settings.setValue("export/format", self.fmt())
         self.settings.setValue("export/folder", str(out_dir))
@@ -193,10 +194,6 @@ class ExportDialog(QDialog):
                       self._stop, on_progress=self._progress, on_result=self._done, on_error=self._error,
                       on_finished=lambda: self._set_running(False))
         return True
-
-    def _image_folders(self) -> set[Path]:
-        return {s.image_path.parent for s in self.dataset.samples} | {
-            s.mask_path.parent for s in self.dataset.samples if s.mask_path is not None}
 
     def _refuse(self, message: str) -> bool:
         self.status.setText(message)

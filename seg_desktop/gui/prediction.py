@@ -24,6 +24,7 @@ from ..core.dataset import Dataset, open_dataset
 from ..core.errors import DatasetError
 from ..core.metrics import per_image_scores
 from ..core.predictions import PredictionCache, finite_or_none, rank_for_labelling
+from ..core.resources import write_failure
 from .workers import start_worker_thread
 
 FLUSH_SECONDS = 2.0  # index.json is rewritten at most this often while predicting (and once at the end)
@@ -56,8 +57,9 @@ class PredictAllWorker(QObject):
 
     Images already in a current cache are not predicted again; their IoU is recomputed against the mask as it
     is now, so "Predict all" after corrections is quick and the numbers are fresh. Scores are written to the
-    cache's index.json as they come and at the end. Images that cannot be read are reported by `skipped` and
-    the rest go on; `failed` means nothing more could be done (no model, wrong class count).
+    cache's index.json as they come and at the end. Images that cannot be read, predicted (out of memory) or
+    cached (disk full, read-only) are reported by `skipped` and the rest go on; `failed` means nothing more could
+    be done (no model, wrong class count).
     """
 
     predicted = Signal(str, dict)  # key, {"iou", "entropy", "pixel_accuracy"} (iou/accuracy None if unlabelled)
@@ -93,7 +95,7 @@ class PredictAllWorker(QObject):
             self.finished.emit()
 
     def _predict_all(self) -> None:
-        from ..ml.predict import check_classes
+        from ..ml.predict import check_classes, predict_sample
 
         dataset = open_dataset(self.dataset_root)
         run = load_run_cached(self.run_folder)
@@ -116,8 +118,11 @@ class PredictAllWorker(QObject):
                 mask = cache.load_mask(key) if kept else None
                 entropy = finite_or_none(scores.get(key, {}).get("entropy"))
                 if mask is None or entropy is None:
-                    pred = run.predict(dataset.read_image(sample))
-                    cache.save(key, pred.mask, pred.entropy, max_entropy)
+                    pred = predict_sample(run, dataset, sample, probabilities=False)[1]
+                    try:
+                        cache.save(key, pred.mask, pred.entropy, max_entropy)
+                    except OSError as exc:  # disk full, read-only: this image goes unscored, the rest go on
+                        raise DatasetError(write_failure(exc, cache.mask_path(key)), cache.mask_path(key)) from None
                     mask, entropy = pred.mask, pred.mean_entropy
                 result = {"iou": None, "entropy": entropy, "pixel_accuracy": None}
                 if sample.labelled:

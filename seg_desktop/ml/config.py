@@ -1,4 +1,7 @@
-"""Everything needed to repeat a training run, stored as the run's `config.json`.
+"""Everything needed to repeat a training run, stored as the run's `config.json`, and the one description of
+each setting: its label, help, range, choices, CLI flag and form widget live in the field's metadata, so the
+training form, its remembered settings, `seg-desktop train` and validate() are all generated from here and adding
+a setting is one edit (see docs/ARCHITECTURE.md, "One description of a training setting").
 
 Kept free of TensorFlow imports so the GUI can build, show and remember a config before TensorFlow has loaded.
 """
@@ -6,36 +9,145 @@ Kept free of TensorFlow imports so the GUI can build, show and remember a config
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+import math
+from dataclasses import Field, asdict, dataclass, field, fields
+from typing import Any
 
-MODELS = ("unet", "segnet")
-LOSSES = ("ce", "dice", "ce+dice")
-CLASS_WEIGHTS = ("none", "median")
-STRATEGIES = ("auto", "mirrored", "multiworker")
+SETTING = "setting"  # the key of a field's Setting in dataclasses.field(metadata=...)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one TrainConfig field is shown, asked for and checked.
+
+    kind: "choice" (a combo box, `--flag {a,b}`), "int" / "float" (a spin box), "bool" (a check box; on the
+    command line a switch that flips the default, e.g. --no-augment), "size" (N or HxW text), "path" (a file or
+    folder; the form offers those through "Start from", see START_FROM).
+    low/high: the accepted range (None: open ended); open_low/open_high make a bound exclusive. validate() and
+    the run-config check enforce it; the form's spin box uses form_low/form_high where the form offers less.
+    short: the form's widget attributes are `<short>_<combo|spin|check|edit>` (default: the field name).
+    flag: the `seg-desktop train` option ("" : not on the command line). form: whether the form shows it.
+    when: (field, value): the form enables the widget only while that other field has that value.
+    architecture: the setting shapes the saved network, so a resumed run takes it from its parent.
+    """
+
+    label: str
+    help: str
+    kind: str
+    choices: tuple[tuple[str, str], ...] = ()  # (value, label shown in the form)
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+    form_low: float | None = None
+    form_high: float | None = None
+    decimals: int = 0
+    step: float = 1.0
+    short: str = ""
+    flag: str = ""
+    required_flag: bool = False
+    form: bool = True
+    when: tuple[str, str] | None = None
+    architecture: bool = False
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(value for value, _ in self.choices)
+
+    def range_text(self) -> str:
+        """The accepted range in words, for messages and --help ("" when unbounded)."""
+        if self.low is not None and self.high is None:
+            if self.open_low:
+                return "positive" if self.low == 0 else f"above {self.low:g}"
+            return f"at least {self.low:g}"
+        if self.low is None and self.high is None:
+            return ""
+        return (f"in {'(' if self.open_low else '['}{self.low:g}, {self.high:g}{')' if self.open_high else ']'}"
+                if self.low is not None else f"at most {self.high:g}")
+
+    def check(self, value: Any) -> str | None:
+        """None when `value` is acceptable, else the sentence that says why not."""
+        name = self.label.lower()
+        if self.kind == "choice":
+            return None if value in self.values else f"{name} must be one of {', '.join(self.values)}, not {value!r}."
+        if self.kind == "size":
+            if self.low is not None and min(value) < self.low:
+                side = int(self.low)
+                return f"{name} {value[0]}x{value[1]} is too small; use at least {side}x{side}."
+            return None
+        if self.kind not in ("int", "float") or (self.low is None and self.high is None):
+            return None
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if ok and self.low is not None:
+            ok = value > self.low if self.open_low else value >= self.low
+        if ok and self.high is not None:
+            ok = value < self.high if self.open_high else value <= self.high
+        return None if ok else f"{name} must be {self.range_text()}, not {value}."
+
+
+def _setting(default: Any, **meta: Any) -> Any:
+    """A dataclass field with its Setting (a mutable default goes through default_factory)."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={SETTING: Setting(**meta)})
+    return field(default=default, metadata={SETTING: Setting(**meta)})
+
+
+MODEL_CHOICES = (("unet", "UNet"), ("segnet", "SegNet"))
+LOSS_CHOICES = (("ce", "Cross-entropy"), ("dice", "Dice"), ("ce+dice", "Cross-entropy + Dice"))
+WEIGHT_CHOICES = (("none", "None"), ("median", "Median frequency"))
+STRATEGY_CHOICES = (("auto", "Auto"), ("mirrored", "Mirrored (all local GPUs)"), ("multiworker", "Multi-worker"))
+MODELS = tuple(v for v, _ in MODEL_CHOICES)
+LOSSES = tuple(v for v, _ in LOSS_CHOICES)
+CLASS_WEIGHTS = tuple(v for v, _ in WEIGHT_CHOICES)
+STRATEGIES = tuple(v for v, _ in STRATEGY_CHOICES)
 
 
 @dataclass
 class TrainConfig:
     data: str  # dataset folder
-    model: str = "unet"
-    epochs: int = 40
-    size: tuple[int, int] = (256, 256)  # training (height, width)
-    batch: int = 8
-    lr: float = 1e-3
-    base_filters: int = 32  # UNet; 64 is the paper's ~31M-parameter model
-    width: float = 0.5  # SegNet channel multiplier; 1.0 is the paper's ~29.5M-parameter model
-    val_split: float = 0.2
-    augment: bool = True
-    loss: str = "ce+dice"
-    class_weights: str = "none"
-    resume: str | None = None  # a run folder to continue or fine-tune from
-    encoder_weights: str | None = None  # a Keras VGG16 notop weights file
-    out: str | None = None  # run folder; default FOLDER/.seg-desktop/runs/<timestamp>-<model>
-    strategy: str = "auto"
-    seed: int = 0
-    patience: int = 10  # early stopping on val mean IoU, in epochs
-    min_epoch_images: int = 256  # an epoch shows at least this many (augmented) images; see ml.data.steps_per_epoch
+    model: str = _setting("unet", label="Model", kind="choice", choices=MODEL_CHOICES, flag="--model",
+                          required_flag=True, architecture=True, help="network to train")
+    size: tuple[int, int] = _setting((256, 256), label="Training size", kind="size", low=16, flag="--size",
+                                     architecture=True,
+                                     help="training size: N for NxN, or HxW such as 360x480")
+    epochs: int = _setting(40, label="Epochs", kind="int", low=1, form_high=10000, flag="--epochs",
+                           help="epochs to train (a resumed run trains this many more)")
+    batch: int = _setting(8, label="Batch", kind="int", low=1, form_high=1024, flag="--batch",
+                          help="images per training step")
+    lr: float = _setting(1e-3, label="Learning rate", kind="float", low=0, open_low=True, form_low=1e-6,
+                         form_high=1.0, decimals=6, step=1e-4, flag="--lr", help="Adam's learning rate")
+    base_filters: int = _setting(32, label="Base filters", kind="int", low=1, form_high=256, short="filters",
+                                 flag="--base-filters", when=("model", "unet"), architecture=True,
+                                 help="UNet channels of the first level; 64 is the paper's ~31M-parameter model")
+    width: float = _setting(0.5, label="Width", kind="float", low=0, open_low=True, form_low=0.03, form_high=2.0,
+                            decimals=3, step=0.125, flag="--width", when=("model", "segnet"), architecture=True,
+                            help="SegNet channel multiplier; 1.0 is the paper's ~29.5M-parameter model")
+    loss: str = _setting("ce+dice", label="Loss", kind="choice", choices=LOSS_CHOICES, flag="--loss",
+                         help="training loss")
+    class_weights: str = _setting("none", label="Class weights", kind="choice", choices=WEIGHT_CHOICES,
+                                  short="weights", flag="--class-weights",
+                                  help="per-class loss weights (median: median frequency balancing)")
+    val_split: float = _setting(0.2, label="Val split", kind="float", low=0, high=1, open_high=True, form_high=0.9,
+                                decimals=2, step=0.05, short="val", flag="--val-split",
+                                help="validation fraction when the layout defines no split")
+    augment: bool = _setting(True, label="Augmentation", kind="bool", flag="--no-augment",
+                             help="random flips, rotation, zoom and brightness")
+    resume: str | None = _setting(None, label="A previous run", kind="path", flag="--resume", form=False,
+                                  help="run folder to continue or fine-tune from")
+    encoder_weights: str | None = _setting(None, label="Encoder weights file", kind="path", form=False,
+                                           flag="--encoder-weights",
+                                           help="Keras VGG16 notop weights file for the encoder")
+    out: str | None = _setting(None, label="Run folder", kind="path", flag="--out", form=False,
+                               help="run folder (default DATA/.seg-desktop/runs/<time>-<model>)")
+    strategy: str = _setting("auto", label="Strategy", kind="choice", choices=STRATEGY_CHOICES, flag="--strategy",
+                             form=False, help="tf.distribute strategy")
+    seed: int = _setting(0, label="Seed", kind="int", flag="--seed", form=False,
+                         help="seed of the split, the shuffling and the initial weights")
+    patience: int = _setting(10, label="Patience", kind="int", low=1, flag="--patience", form=False,
+                             help="epochs without val mean IoU progress before stopping")
+    # an epoch shows at least this many (augmented) images; see ml.data.steps_per_epoch
+    min_epoch_images: int = _setting(256, label="Min epoch images", kind="int", low=0, form=False,
+                                     help="an epoch shows at least this many (augmented) images")
     # Filled in by the trainer from the dataset so the run can be evaluated and repeated without it:
     num_classes: int | None = None
     class_names: list[str] = field(default_factory=list)
@@ -43,27 +155,11 @@ class TrainConfig:
     ignore_index: int | None = None
 
     def validate(self) -> None:
-        """Refuse impossible settings with one sentence each, before any work starts."""
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {', '.join(MODELS)}, not {self.model!r}.")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}.")
-        if self.class_weights not in CLASS_WEIGHTS:
-            raise ValueError(f"class weights must be one of {', '.join(CLASS_WEIGHTS)}, not {self.class_weights!r}.")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, not {self.strategy!r}.")
-        if self.epochs < 1 or self.batch < 1:
-            raise ValueError("epochs and batch must be at least 1.")
-        if not (self.lr > 0):
-            raise ValueError(f"learning rate must be positive, not {self.lr}.")
-        if min(self.size) < 16:
-            raise ValueError(f"training size {self.size[0]}x{self.size[1]} is too small; use at least 16x16.")
-        if not 0.0 <= self.val_split < 1.0:
-            raise ValueError(f"val split must be in [0, 1), not {self.val_split}.")
-        if self.min_epoch_images < 0 or self.patience < 1:
-            raise ValueError("min epoch images must be at least 0 and patience at least 1.")
-        if self.base_filters < 1 or self.width <= 0:
-            raise ValueError("base filters and width must be positive.")
+        """Refuse impossible settings with one sentence each, before any work starts (ranges from the metadata)."""
+        for f in setting_fields():
+            problem = f.metadata[SETTING].check(getattr(self, f.name))
+            if problem is not None:
+                raise ValueError(problem)
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -71,16 +167,36 @@ class TrainConfig:
         return json.dumps(data, indent=2)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        if "size" in values:
-            values["size"] = tuple(int(v) for v in values["size"])
-        return cls(**values)
+    def from_settings(cls, data: str, values: dict[str, Any]) -> "TrainConfig":
+        """A config from form or command-line values keyed by field name: None means "not given" (the default
+        stays), a size may be text ("48", "360x480"), a path may be a Path. Not validated yet."""
+        given = {}
+        for name, value in values.items():
+            if value is None:
+                continue
+            kind = setting_of(name).kind
+            given[name] = parse_size(value) if kind == "size" and isinstance(value, str) else \
+                str(value) if kind == "path" else value
+        return cls(data=str(data), **given)
 
-    @classmethod
-    def load(cls, path: Path) -> "TrainConfig":
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+def setting_fields() -> list[Field]:
+    """TrainConfig's fields that are settings (the user's choices), in the form's and --help's order."""
+    return [f for f in fields(TrainConfig) if SETTING in f.metadata]
+
+
+def setting_of(name: str) -> Setting:
+    return next(f.metadata[SETTING] for f in setting_fields() if f.name == name)
+
+
+def architecture_fields() -> tuple[str, ...]:
+    """Settings that define the saved network's shape: a resumed run takes them from its parent."""
+    return tuple(f.name for f in setting_fields() if f.metadata[SETTING].architecture)
+
+
+# The form's "Start from" choice: (key, label, the path field it fills; None for none).
+START_FROM = (("scratch", "Scratch", None), ("run", setting_of("resume").label, "resume"),
+              ("encoder", setting_of("encoder_weights").label, "encoder_weights"))
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -95,3 +211,8 @@ def parse_size(text: str) -> tuple[int, int]:
     if len(values) == 2:
         return values[0], values[1]
     raise ValueError(f"size {text!r} is not N or HxW (e.g. 256 or 360x480).")
+
+
+def format_size(size: tuple[int, int]) -> str:
+    """parse_size's inverse: (256, 256) -> '256', (360, 480) -> '360x480'."""
+    return str(size[0]) if size[0] == size[1] else f"{size[0]}x{size[1]}"

@@ -13,7 +13,6 @@ one (those pixels then count for nothing), else image and mask are both reflecte
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -21,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..core.dataset import Dataset, Sample
+from ..core.dataset import Dataset, Sample, split_hash
 from ..core.errors import DatasetError
 from .preprocess import resize_image, resize_mask
 
@@ -54,7 +53,7 @@ def split_samples(dataset: Dataset, val_split: float, seed: int) -> tuple[list[S
     train = dataset.labelled("train")
     val = dataset.labelled("val")
     if not val and val_split > 0 and len(train) >= 2:
-        order = sorted(train, key=lambda s: zlib.crc32(f"{seed}/{s.key}".encode("utf-8")))
+        order = sorted(train, key=lambda s: split_hash(s.key, seed))
         n_val = min(len(train) - 1, max(1, round(val_split * len(train))))
         val = sorted(order[:n_val], key=lambda s: s.key)
         train = [s for s in train if s not in val]

@@ -3,7 +3,8 @@
 Losses take `y_true` as integer class maps (B, H, W) and `y_pred` as softmax probabilities (B, H, W, K), which is
 what every seg-desktop model outputs. Pixels whose label is the ignore index (or any value >= K) contribute
 nothing: they are masked out of numerator and denominator alike, so a mostly-void image does not dilute the loss.
-Validation scores come from `seg_desktop.core.metrics` so the GUI, the CLI and metrics.json agree to the digit.
+Training and validation mean IoU both come from `seg_desktop.core.metrics` (one definition), so the GUI, the CLI
+and metrics.json agree to the digit.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import tensorflow as tf
 
 from ..core.health import median_frequency_weights
 from ..core.metrics import confusion_matrix, scores
+from .config import LOSSES
 
 _PACKAGE = "seg_desktop"
 _EPS = 1e-7
@@ -66,8 +68,8 @@ class SegmentationLoss(keras.losses.Loss):
     def __init__(self, kind: str = "ce+dice", class_weights: list[float] | None = None,
                  name: str = "segmentation_loss", **kwargs) -> None:
         super().__init__(name=name, **kwargs)
-        if kind not in ("ce", "dice", "ce+dice"):
-            raise ValueError(f"loss must be ce, dice or ce+dice, not {kind!r}.")
+        if kind not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {kind!r}.")
         self.kind = kind
         self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
         self._weights = None if class_weights is None else np.asarray(class_weights, np.float32)
@@ -100,3 +102,10 @@ def validation_scores(masks: np.ndarray, probs: np.ndarray, ignore_index: int | 
     k = probs.shape[-1]
     cm = confusion_matrix(masks, probs.argmax(-1), k, ignore_index)
     return scores(cm)
+
+
+def training_mean_iou(metric: keras.metrics.MeanIoU) -> float:
+    """core.metrics' mean IoU of the confusion matrix a Keras MeanIoU summed over an epoch's training batches:
+    the same definition as validation_scores (Keras' own result() adds an epsilon to every ratio)."""
+    cm = np.rint(keras.ops.convert_to_numpy(metric.total_cm)).astype(np.int64)
+    return scores(cm)["mean_iou"]

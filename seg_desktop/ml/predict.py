@@ -4,13 +4,22 @@ Predictions are made the way the model was trained — the image resized to the 
 class probabilities are resized back to the image's own size before the argmax, so masks keep smooth borders.
 Images much larger than the training size can instead be predicted in overlapping tiles at full resolution
 (`tile=True`), which suits models trained on crops of large scenes.
+
+An image whose float32 probabilities would exceed the memory budget (`memory_budget`, 1 GiB unless
+SEG_DESKTOP_PREDICT_MEMORY_MB says otherwise) is predicted block by block either way, keeping only its mask, its
+entropy and (when they fit the budget as float16) its probabilities, so a 16000x16000 scene is predicted instead of
+ending in MemoryError. Resource failures are per image: running out of memory or disk for one image skips it with
+one sentence and the others go on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import math
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,18 +36,39 @@ from ..core.dataset import Dataset, Sample  # noqa: E402
 from ..core.errors import DatasetError  # noqa: E402
 from ..core.maskio import MaskFormat, encode_mask  # noqa: E402
 from ..core.metrics import confusion_matrix, scores  # noqa: E402
+from ..core.paths import fit_name  # noqa: E402
+from ..core.resources import out_of_memory, write_failure  # noqa: E402
+from ..core.writeguard import claim_output, unique_names  # noqa: E402
 from .config import TrainConfig  # noqa: E402
+from .config_file import load_config  # noqa: E402
 from .preprocess import prepare_image  # noqa: E402
 
 MODEL_FILES = ("best.keras", "last.keras")
 EXPORT_FORMATS = ("index", "color", "overlay")
 Progress = Callable[[int, int, str], None]
+PREDICT_MEMORY_BYTES = 1 << 30  # the most one image's float32 probabilities may take before it goes in blocks
+MEMORY_ENV = "SEG_DESKTOP_PREDICT_MEMORY_MB"  # overrides PREDICT_MEMORY_BYTES (tests use a small one)
+_WORKING_COPIES = 4  # float32 arrays of a block's size alive at once (probabilities, resizing and entropy temps)
+
+
+def memory_budget() -> int:
+    """Bytes of float32 probabilities one prediction may hold: $SEG_DESKTOP_PREDICT_MEMORY_MB, else 1 GiB."""
+    value = os.environ.get(MEMORY_ENV, "").strip()
+    if not value:
+        return PREDICT_MEMORY_BYTES
+    try:
+        mb = float(value)
+    except ValueError:
+        mb = math.nan
+    if not (math.isfinite(mb) and mb > 0):
+        raise DatasetError(f"{MEMORY_ENV}={value!r} is not a positive number of megabytes; fix or unset it.")
+    return max(1, int(mb * 2**20))
 
 
 @dataclass
 class Prediction:
     mask: np.ndarray  # uint8 (H, W) class indices
-    probs: np.ndarray  # float32 (H, W, K) softmax probabilities
+    probs: np.ndarray | None  # float32 (H, W, K) softmax probabilities; float16 or None when predicted in blocks
     entropy: np.ndarray  # float32 (H, W) in nats: 0 = certain, log(K) = uniform
 
     @property
@@ -58,39 +88,87 @@ class LoadedRun:
     def num_classes(self) -> int:
         return int(self.model.output_shape[-1])
 
-    def predict(self, image: np.ndarray, tile: bool = False) -> Prediction:
-        """Class probabilities for one uint8 RGB image, at the image's own size."""
-        probs = self._tiled(image) if tile else self._resized(image)
-        return _prediction(probs)
+    def predict(self, image: np.ndarray, tile: bool = False, probabilities: bool = True) -> Prediction:
+        """Class probabilities for one uint8 RGB image, at the image's own size.
+
+        An image whose float32 probabilities exceed `memory_budget()` is predicted in blocks (same result, up to
+        rounding); its `probs` are then float16 if `probabilities` is asked for and they fit the budget, else None.
+        Raises MemoryError (also for TensorFlow's) when even that does not fit."""
+        h, w = image.shape[:2]
+        k, budget = self.num_classes, memory_budget()
+        if h * w * k * 4 <= budget:
+            return _prediction(self._tiled(image) if tile else self._resized(image))
+        return self._in_blocks(image, tile, budget, keep_probs=probabilities and h * w * k * 2 <= budget)
+
+    def _in_blocks(self, image: np.ndarray, tile: bool, budget: int, keep_probs: bool) -> Prediction:
+        """Predict block after block of the output, so no more than a block's float32 probabilities (a few times
+        over, sized from the budget) exist beside the mask, entropy and optional float16 probabilities."""
+        h, w = image.shape[:2]
+        k = self.num_classes
+        side = max(64, math.isqrt(budget // (k * 4 * _WORKING_COPIES)))
+        th, tw = self.config.size
+        bh, bw = (max(side, th), max(side, tw)) if tile else (side, side)  # a tile block holds one window at least
+        low = None if tile else self._low_res(image)
+        mask = np.empty((h, w), np.uint8)
+        entropy = np.empty((h, w), np.float32)
+        probs = np.empty((h, w, k), np.float16) if keep_probs else None
+        for y0 in range(0, h, bh):
+            for x0 in range(0, w, bw):
+                region = (y0, min(y0 + bh, h), x0, min(x0 + bw, w))
+                part = _prediction(self._tiled(image, region) if tile else _resize_probs(low, h, w, region))
+                rows, cols = slice(region[0], region[1]), slice(region[2], region[3])
+                mask[rows, cols], entropy[rows, cols] = part.mask, part.entropy
+                if probs is not None:
+                    probs[rows, cols] = part.probs
+        return Prediction(mask, probs, entropy)
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model(batch, training=False), dtype=np.float32)
+        import tensorflow as tf
+
+        try:
+            return np.asarray(self.model(batch, training=False), dtype=np.float32)
+        except tf.errors.ResourceExhaustedError:  # the same failure as numpy's, for the callers
+            raise MemoryError(f"the model ran out of memory on a batch of shape {batch.shape}") from None
+
+    def _low_res(self, image: np.ndarray) -> np.ndarray:
+        """The model's probabilities for the image resized to the training size."""
+        return self._forward(prepare_image(image, self.config.size)[None])[0]
 
     def _resized(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
-        th, tw = self.config.size
-        probs = self._forward(prepare_image(image, (th, tw))[None])[0]
-        if (th, tw) != (h, w):
+        probs = self._low_res(image)
+        if probs.shape[:2] != (h, w):
             probs = _resize_probs(probs, h, w)
         return probs
 
-    def _tiled(self, image: np.ndarray) -> np.ndarray:
+    def _tiled(self, image: np.ndarray, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
         """Overlapping windows of the training size over the full-resolution image, averaged with a taper so
-        tile borders (where the model sees least context) count least."""
+        tile borders (where the model sees least context) count least.
+
+        With `region` (y0, y1, x0, x1), only the windows overlapping it are run and only its probabilities are
+        returned, equal to that part of the whole image's."""
         h, w = image.shape[:2]
+        y0, y1, x0, x1 = region or (0, h, 0, w)
         th, tw = self.config.size
         ph, pw = max(h, th), max(w, tw)
-        padded = cv2.copyMakeBorder(image, 0, ph - h, 0, pw - w, cv2.BORDER_REFLECT_101)
-        acc = np.zeros((ph, pw, self.num_classes), np.float32)
-        weight = np.zeros((ph, pw, 1), np.float32)
+        padded = image if (ph, pw) == (h, w) else cv2.copyMakeBorder(image, 0, ph - h, 0, pw - w,
+                                                                     cv2.BORDER_REFLECT_101)
+        acc = np.zeros((y1 - y0, x1 - x0, self.num_classes), np.float32)
+        weight = np.zeros((y1 - y0, x1 - x0, 1), np.float32)
         taper = np.outer(np.hanning(th + 2)[1:-1], np.hanning(tw + 2)[1:-1]).astype(np.float32)[..., None] + 1e-3
-        for y in _starts(ph, th):
-            for x in _starts(pw, tw):
-                window = padded[y:y + th, x:x + tw]
-                probs = self._forward(prepare_image(window, (th, tw))[None])[0]
-                acc[y:y + th, x:x + tw] += probs * taper
-                weight[y:y + th, x:x + tw] += taper
-        return (acc / weight)[:h, :w]
+        corners = [(y, x) for y in _starts(ph, th) if y < y1 and y + th > y0
+                   for x in _starts(pw, tw) if x < x1 and x + tw > x0]
+        batch = max(1, self.config.batch)  # the model ran batches this size in training, so they fit
+        for i in range(0, len(corners), batch):
+            chunk = corners[i:i + batch]
+            windows = np.stack([prepare_image(padded[y:y + th, x:x + tw], (th, tw)) for y, x in chunk])
+            for (y, x), probs in zip(chunk, self._forward(windows)):
+                a, b, c, d = max(y, y0), min(y + th, y1), max(x, x0), min(x + tw, x1)  # window ∩ region
+                part = (slice(a - y, b - y), slice(c - x, d - x))
+                acc[a - y0:b - y0, c - x0:d - x0] += probs[part] * taper[part]
+                weight[a - y0:b - y0, c - x0:d - x0] += taper[part]
+        acc /= weight
+        return acc
 
 
 def _starts(total: int, window: int, overlap: float = 0.25) -> list[int]:
@@ -101,18 +179,47 @@ def _starts(total: int, window: int, overlap: float = 0.25) -> list[int]:
     return sorted(set(starts))
 
 
-def _resize_probs(probs: np.ndarray, h: int, w: int) -> np.ndarray:
+def _resize_probs(probs: np.ndarray, h: int, w: int,
+                  region: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """Bilinear resize of (h0, w0, K) probabilities to (h, w, K), or only its `region` (y0, y1, x0, x1)."""
+    if region is not None:
+        return _resize_region(probs, h, w, region)
     # cv2.resize handles at most 512 channels per call; chunk so any class count works
     parts = [cv2.resize(probs[..., i:i + 256], (w, h), interpolation=cv2.INTER_LINEAR)
              for i in range(0, probs.shape[-1], 256)]
     parts = [p[..., None] if p.ndim == 2 else p for p in parts]
-    return np.concatenate(parts, axis=-1)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
+
+
+def _resize_region(probs: np.ndarray, h: int, w: int, region: tuple[int, int, int, int]) -> np.ndarray:
+    """One block of cv2.resize's INTER_LINEAR output, computed from the same sample positions and weights;
+    cv2 has no call for part of a resize, and the whole one is what would not fit in memory."""
+    y_lo, y_hi, fy = _linear_taps(h, probs.shape[0], region[0], region[1])
+    x_lo, x_hi, fx = _linear_taps(w, probs.shape[1], region[2], region[3])
+    rows = probs[y_lo] * (1 - fy)[:, None, None] + probs[y_hi] * fy[:, None, None]
+    return rows[:, x_lo] * (1 - fx)[None, :, None] + rows[:, x_hi] * fx[None, :, None]
+
+
+def _linear_taps(n_out: int, n_in: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For outputs start..stop-1 of an n_in -> n_out linear resize: the two source indices and the weight of
+    the second, with pixel centres aligned and edges clamped as in cv2.resize."""
+    pos = (np.arange(start, stop) + 0.5) * (n_in / n_out) - 0.5
+    lo = np.floor(pos)
+    frac = (pos - lo).astype(np.float32)
+    lo = lo.astype(np.intp)
+    return np.clip(lo, 0, n_in - 1), np.clip(lo + 1, 0, n_in - 1), frac
 
 
 def _prediction(probs: np.ndarray) -> Prediction:
-    probs = np.clip(probs, 0.0, 1.0)
-    entropy = -(probs * np.log(np.clip(probs, 1e-7, 1.0))).sum(axis=-1)
-    return Prediction(probs.argmax(axis=-1).astype(np.uint8), probs, entropy.astype(np.float32))
+    """Mask and entropy from probabilities (clipped in place when they are writable), with one float32
+    temporary of their size."""
+    probs = np.clip(probs, 0.0, 1.0, out=probs if probs.flags.writeable else None)
+    terms = np.log(np.maximum(probs, 1e-7))
+    terms *= probs
+    entropy = terms.sum(axis=-1)
+    del terms
+    np.negative(entropy, out=entropy)
+    return Prediction(probs.argmax(axis=-1).astype(np.uint8), probs, entropy.astype(np.float32, copy=False))
 
 
 def _run_classes(config: TrainConfig, num_classes: int) -> ClassSet:
@@ -138,12 +245,10 @@ def load_run(folder: Path | str, model_file: str | None = None) -> LoadedRun:
         raise DatasetError(f"{folder} is not a run folder; pass a folder made by `seg-desktop train`.", folder)
     config_path = folder / "config.json"
     try:
-        config = TrainConfig.load(config_path)
+        config = load_config(config_path)
     except FileNotFoundError:
         raise DatasetError(f"{config_path} is missing, so {folder} is not a complete run; train again.",
                            config_path) from None
-    except (ValueError, TypeError, KeyError) as exc:
-        raise DatasetError(f"{config_path} is not a valid run config ({exc}); train again.", config_path) from None
     candidates = [folder / model_file] if model_file else [folder / name for name in MODEL_FILES]
     path = next((p for p in candidates if p.is_file()), None)
     if path is None:
@@ -174,6 +279,21 @@ def check_classes(run: LoadedRun, dataset: Dataset) -> None:
             f"{dataset.classes.num_classes}; use a run trained on this dataset, or retrain.", run.model_file)
 
 
+def predict_sample(run: LoadedRun, dataset: Dataset, sample: Sample, tile: bool = False,
+                   probabilities: bool = True) -> tuple[np.ndarray, Prediction]:
+    """The image and its prediction; running out of memory on this image is a DatasetError naming it, like a
+    bad file, so the caller skips it and goes on with the others."""
+    try:
+        image = dataset.read_image(sample)
+    except MemoryError:
+        raise DatasetError(out_of_memory(sample.image_path, "decode"), sample.image_path) from None
+    try:
+        return image, run.predict(image, tile=tile, probabilities=probabilities)
+    except MemoryError:
+        raise DatasetError(out_of_memory(sample.image_path, "predict", f"or set {MEMORY_ENV} lower (e.g. 256) "
+                                         "to predict it in smaller blocks"), sample.image_path) from None
+
+
 def evaluate_dataset(run: LoadedRun, dataset: Dataset, samples: Sequence[Sample],
                      progress: Progress | None = None, stop=None, tile: bool = False) -> dict:
     """Whole-set scores from one summed confusion matrix, plus per-image scores and uncertainty.
@@ -190,8 +310,11 @@ def evaluate_dataset(run: LoadedRun, dataset: Dataset, samples: Sequence[Sample]
         if stop is not None and stop.is_set():
             break
         try:
-            gt = dataset.read_mask(sample)
-            pred = run.predict(dataset.read_image(sample), tile=tile)
+            try:
+                gt = dataset.read_mask(sample)
+            except MemoryError:
+                raise DatasetError(out_of_memory(sample.mask_path, "read"), sample.mask_path) from None
+            pred = predict_sample(run, dataset, sample, tile=tile, probabilities=False)[1]
         except DatasetError as exc:
             problems.append(str(exc))
             continue
@@ -246,26 +369,21 @@ def render(pred_mask: np.ndarray, fmt: str, classes: ClassSet, image: np.ndarray
     raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
 
 
-def _output_names(samples: Sequence[Sample]) -> list[str]:
-    """The images' own stems, made unique with their folder where two folders hold the same stem."""
-    stems = [s.stem for s in samples]
-    dupes = {x for x in stems if stems.count(x) > 1}
-    return [s.key.rsplit(".", 1)[0].replace("/", "__") if s.stem in dupes else s.stem for s in samples]
+def _output_suffixes(probabilities: bool) -> tuple[str, ...]:
+    """What export_predictions writes per image after its name: the mask, and the probabilities and entropy."""
+    return (".png", "_probs.npy", "_entropy.png") if probabilities else (".png",)
 
 
-def _refuse_overwriting_the_dataset(dataset: Dataset, out: Path, names: Sequence[str], probabilities: bool) -> None:
-    """An export into the dataset's own image or mask folder would replace images or hand-made masks with
-    predictions (same stems, .png); refuse before writing anything."""
-    if not out.is_dir():
-        return
-    inputs = {p.resolve() for s in dataset.samples for p in (s.image_path, s.mask_path) if p is not None}
-    suffixes = ("", "_entropy") if probabilities else ("",)
-    for name in names:
-        for suffix in suffixes:
-            target = (out / f"{name}{suffix}.png").resolve()
-            if target in inputs:
-                raise DatasetError(f"Exporting to {out} would overwrite {target} of the dataset; choose an output "
-                                   "folder outside the dataset's image and mask folders.", target)
+def _output_names(samples: Sequence[Sample], probabilities: bool = False) -> list[str]:
+    """The images' own stems, with their folder where two folders hold the same stem, and '-2', '-3', ... where
+    files would still meet (images 'a' and 'a_entropy' with probabilities): no two files one export writes share
+    a name, even on a file system that ignores case. Linear time: 40,000 images take milliseconds."""
+    counts = Counter(s.stem.casefold() for s in samples)
+    bases = [s.key.rsplit(".", 1)[0].replace("/", "__") if counts[s.stem.casefold()] > 1 else s.stem
+             for s in samples]
+    # a name near the 255-byte limit is shortened with a hash so "_entropy.png" and a "-2" still fit
+    reserve = max(len(suffix) for suffix in _output_suffixes(probabilities)) + 8
+    return unique_names([fit_name(base, reserve) for base in bases], _output_suffixes(probabilities))
 
 
 def export_predictions(run: LoadedRun, dataset: Dataset, samples: Sequence[Sample], out_dir: Path | str,
@@ -274,40 +392,80 @@ def export_predictions(run: LoadedRun, dataset: Dataset, samples: Sequence[Sampl
     """One PNG per image named by the image's stem (same size as the image); with `probabilities`, also
     `<stem>_probs.npy` (float16 H x W x K) and `<stem>_entropy.png` (0 = certain, 255 = uniform).
 
-    With a `problems` list, an image that cannot be read is skipped and its reason appended, so one corrupt file
-    does not cost the masks of all the others; without one, the first such image raises its DatasetError."""
+    With a `problems` list, an image that cannot be read, predicted (out of memory) or written (disk full, no
+    permission, read-only, name too long) is skipped and its reason appended, so one file does not cost the masks
+    of all the others; without one, the first such image raises its DatasetError. An image's outputs are written
+    all or none. Probabilities too large for `memory_budget()` are not written for that image (its mask and
+    entropy are), with a reason appended or raised the same way."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
     out = Path(out_dir).expanduser()
-    names = _output_names(samples)
-    _refuse_overwriting_the_dataset(dataset, out, names, probabilities)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DatasetError(f"Cannot create the output folder {out} ({exc.strerror}); choose another folder.",
-                           out) from None
+    names = _output_names(samples, probabilities)
+    output = claim_output(out, [n + s for n in names for s in _output_suffixes(probabilities)], "predicted masks",
+                          dataset=dataset)  # refused before anything is written; see core.writeguard
     written: list[Path] = []
     max_entropy = float(np.log(max(run.num_classes, 2)))
     for i, (sample, name) in enumerate(zip(samples, names)):
         if stop is not None and stop.is_set():
             break
         try:
-            image = dataset.read_image(sample)
+            image, pred = predict_sample(run, dataset, sample, tile=tile, probabilities=probabilities)
+            try:
+                files = _encoded_outputs(pred, image, out, name, fmt, run.classes, probabilities, max_entropy)
+            except MemoryError:
+                raise DatasetError(out_of_memory(sample.image_path, "encode the outputs of"),
+                                   sample.image_path) from None
+            del image
+            _write_all(files, sample.image_path)
         except DatasetError as exc:
             if problems is None:
                 raise
             problems.append(str(exc))
             continue
-        pred = run.predict(image, tile=tile)
-        path = out / f"{name}.png"
-        atomic_write_bytes(path, render(pred.mask, fmt, run.classes, image))
-        written.append(path)
-        if probabilities:
-            buf = io.BytesIO()
-            np.save(buf, pred.probs.astype(np.float16))
-            atomic_write_bytes(out / f"{name}_probs.npy", buf.getvalue())
-            ent = np.clip(pred.entropy / max_entropy * 255.0, 0, 255).astype(np.uint8)
-            atomic_write_bytes(out / f"{name}_entropy.png", encode_mask(ent, MaskFormat("index"), None))
+        written.append(out / f"{name}.png")
+        if probabilities and pred.probs is None:
+            refused = _probabilities_refused(sample.image_path, pred.mask.shape, run.num_classes,
+                                             out / f"{name}_probs.npy")
+            if problems is None:
+                raise DatasetError(refused, sample.image_path)
+            problems.append(refused)
         if progress is not None:
             progress(i + 1, len(samples), sample.key)
+    output.finish()
     return written
+
+
+def _encoded_outputs(pred: Prediction, image: np.ndarray, out: Path, name: str, fmt: str, classes: ClassSet,
+                     probabilities: bool, max_entropy: float) -> dict[Path, bytes]:
+    """Every output file of one image, encoded before any is written (an encoding failure writes nothing)."""
+    files = {out / f"{name}.png": render(pred.mask, fmt, classes, image)}
+    if probabilities:
+        if pred.probs is not None:
+            buf = io.BytesIO()
+            np.save(buf, pred.probs.astype(np.float16, copy=False))
+            files[out / f"{name}_probs.npy"] = buf.getvalue()
+        ent = np.clip(pred.entropy / max_entropy * 255.0, 0, 255).astype(np.uint8)
+        files[out / f"{name}_entropy.png"] = encode_mask(ent, MaskFormat("index"), None)
+    return files
+
+
+def _write_all(files: dict[Path, bytes], image_path: Path) -> None:
+    """Write one image's outputs, all or none: when one write fails (disk full, permission, read-only file
+    system, name too long) every file of the set is removed again, so no mask is left beside missing or stale
+    probabilities. Each write is atomic, so no temporary file is left either."""
+    for path, data in files.items():
+        try:
+            atomic_write_bytes(path, data)
+        except OSError as exc:
+            for other in files:
+                with contextlib.suppress(OSError):
+                    other.unlink(missing_ok=True)
+            raise DatasetError(write_failure(exc, path, f", so nothing was kept for {image_path}"), path) from None
+
+
+def _probabilities_refused(image_path: Path, shape: tuple[int, ...], k: int, path: Path) -> str:
+    h, w = shape[:2]
+    return (f"{path} was not written: the {k} class probabilities of {image_path} ({w}x{h}) would take "
+            f"{h * w * k * 2 / 2**20:.0f} MB as float16, more than the prediction memory budget of "
+            f"{memory_budget() / 2**20:.0f} MB (its mask and entropy map were written); predict it without "
+            f"--probabilities, or raise {MEMORY_ENV}.")

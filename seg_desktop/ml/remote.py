@@ -25,25 +25,15 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import DatasetError
 from .config import TrainConfig
+from .errors import ChildProcessFailed, portable
 
 _LISTENER_METHODS = frozenset({"on_train_begin", "on_batch_end", "on_epoch_end", "on_train_end", "on_error"})
 # Niceness added to the child: training yields the CPU to the window whenever the window needs it.
 CHILD_NICENESS = 10
 _POLL_S = 0.05
-# Errors whose message is already the one clear sentence for the user (the engine's contract).
-_EXPECTED_ERRORS = frozenset({"DatasetError", "ValueError", "TrainingError"})
 # Environment variable read by the training child: gigabytes it may allocate (see cap_memory).
 MEMORY_LIMIT_ENV = "SEG_DESKTOP_MEMORY_LIMIT_GB"
-
-
-class ChildProcessFailed(Exception):
-    """The child raised something other than DatasetError/ValueError, or died; the message is one sentence."""
-
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind  # the child's exception class name, or "died"
 
 
 @dataclass
@@ -90,10 +80,8 @@ def _child_main(func: Callable[..., Any], args: tuple, conn: Connection, stop: A
         result = func(*args, listener=_PipeListener(conn), stop=stop)
         conn.send(("return", result))
     except BaseException as exc:  # everything reaches the parent as one message, never a silent exit
-        path = getattr(exc, "path", None)
         try:
-            conn.send(("raise", type(exc).__name__, str(exc) or type(exc).__name__,
-                       None if path is None else str(path)))
+            conn.send(("raise", portable(exc)))
         except OSError:
             # The parent is gone (killed): the first listener call after its death raised BrokenPipeError, so
             # training ended within one batch with the checkpoints intact; there is no one left to tell.
@@ -136,16 +124,6 @@ def cap_memory() -> None:
         return  # no /proc: not Linux, where the limit would not be enforced anyway
     limit = held + int(extra)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-def user_message(kind: str, text: str) -> str:
-    """The sentence to show for an exception of class `kind`: the engine's own errors already are one clear
-    sentence; anything else is a bug rather than bad input, so it says what kind of failure it was, in one line
-    (TensorFlow's messages run to dozens of lines of graph nodes and Python frames)."""
-    if kind in _EXPECTED_ERRORS:
-        return text
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return f"Training failed with {kind}: {first or kind}"
 
 
 def _death_message(exitcode: int | None) -> str:
@@ -192,8 +170,9 @@ class ChildRunner:
     def run(self, listener: Any = None, stop: Any = None) -> Any:
         """Start the child, relay its listener calls until it ends, and return its result or raise its error.
 
-        DatasetError and ValueError are raised again as themselves; any other failure, the child dying included,
-        as ChildProcessFailed. In every failure case the listener's on_error has received the message once.
+        DatasetError, ValueError and TrainingError are raised again as themselves (they cross the pipe pickled);
+        any other failure, the child dying included, as ChildProcessFailed (a TrainingError). In every failure
+        case the listener's on_error has received the message once.
         """
         parent_conn, child_conn = self._ctx.Pipe(duplex=False)
         child_stop = self._ctx.Event()
@@ -235,21 +214,15 @@ class ChildRunner:
             self._process = None
         if outcome is not None and outcome[0] == "return":
             return outcome[1]
-        if outcome is None:
-            if self._killed.is_set():
-                kind, text, path = "died", "Training was ended before it could stop by itself.", None
-            else:
-                kind, text, path = "died", _death_message(process.exitcode), None
+        if outcome is not None:
+            error = outcome[1]
+        elif self._killed.is_set():
+            error = ChildProcessFailed("Training was ended before it could stop by itself.")
         else:
-            _, kind, text, path = outcome
-            text = user_message(kind, text)
+            error = ChildProcessFailed(_death_message(process.exitcode))
         if not error_reported and listener is not None and hasattr(listener, "on_error"):
-            listener.on_error(text)
-        if kind == "DatasetError":
-            raise DatasetError(text, path)
-        if kind == "ValueError":
-            raise ValueError(text)
-        raise ChildProcessFailed(text, kind)
+            listener.on_error(str(error))
+        raise error
 
 
 def training_runner(config: TrainConfig) -> ChildRunner:

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..core.dataset import STATE_DIR
+from ..core.writeguard import claim_run_folder
+from ..core.errors import DatasetError
+from ..core.safeio import read_json, read_text_capped
+from .config_file import load_config
+from .listener import HISTORY_COLUMNS
 
-HISTORY_COLUMNS = ["epoch", "loss", "mean_iou", "val_loss", "val_mean_iou", "val_dice", "lr", "seconds"]
 HISTORY_FILE = "history.csv"
 RUNS_DIR = "runs"
 
@@ -29,16 +32,20 @@ def runs_dir(dataset_root: Path | str) -> Path:
 
 
 def new_run_dir(dataset_root: Path | str, model: str) -> Path:
-    """A fresh `<YYYYmmdd-HHMMSS>-<model>` folder under runs_dir (suffixed -2, -3 ... if started the same second)."""
+    """A fresh `<YYYYmmdd-HHMMSS>-<model>` folder under runs_dir (suffixed -2, -3 ... if started the same second),
+    marked as a run's by the write guard before anything else is written in it. The folder is made exclusively,
+    so two runs started in the same second never share one."""
     base = runs_dir(dataset_root) / f"{time.strftime('%Y%m%d-%H%M%S')}-{model}"
     folder, n = base, 1
     while True:
         try:
             folder.mkdir(parents=True)
-            return folder
+            break
         except FileExistsError:
             n += 1
             folder = base.with_name(f"{base.name}-{n}")
+    claim_run_folder(folder)
+    return folder
 
 
 def _cell(value: object) -> str:
@@ -101,8 +108,8 @@ def read_history(run_folder: Path | str) -> list[dict]:
     """
     path = Path(run_folder) / HISTORY_FILE
     try:
-        text = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
+        text = read_text_capped(path, "csv")
+    except (FileNotFoundError, DatasetError):  # absent, or not a readable regular file (a pipe would block)
         return []
     complete = text if text.endswith("\n") else text[: text.rfind("\n") + 1]
     rows = []
@@ -138,24 +145,40 @@ def best_val_mean_iou(history: list[dict]) -> float | None:
     return max(values) if values else None
 
 
-def _read_json(path: Path) -> dict | None:
+_SCORES = ("mean_iou", "mean_dice", "pixel_accuracy")
+
+
+def read_metrics(path: Path) -> dict | None:
+    """A run's metrics.json when its scores are what the runs list shows (finite numbers or null, per-class
+    iou/dice by class name); None when it is absent or damaged, so one bad file only blanks its own row."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_json(path, "metrics file")
+    except (FileNotFoundError, DatasetError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not all(_score(data.get(key)) for key in _SCORES):
+        return None
+    per_class = data.get("per_class", {})
+    if not isinstance(per_class, dict) or not all(
+            isinstance(s, dict) and _score(s.get("iou")) and _score(s.get("dice")) for s in per_class.values()):
+        return None
+    return data
+
+
+def _score(value: object) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
 
 
 def run_info(folder: Path | str) -> RunInfo | None:
-    """What the runs list shows about one run folder; None when it has no readable config.json."""
+    """What the runs list shows about one run folder; None when it has no valid config.json."""
     folder = Path(folder)
-    config = _read_json(folder / "config.json")
-    if config is None:
+    try:
+        config = load_config(folder / "config.json")
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime((folder / "config.json").stat().st_mtime))
+    except (OSError, DatasetError):
         return None
     history = read_history(folder)
-    created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime((folder / "config.json").stat().st_mtime))
-    return RunInfo(folder, str(config.get("model", "?")), created, len(history), best_val_mean_iou(history),
-                   (folder / "best.keras").is_file(), config, _read_json(folder / "metrics.json"))
+    return RunInfo(folder, config.model, created, len(history), best_val_mean_iou(history),
+                   (folder / "best.keras").is_file(), asdict(config), read_metrics(folder / "metrics.json"))
 
 
 def list_runs(dataset_root: Path | str) -> list[RunInfo]:

@@ -2,11 +2,11 @@
 
 It opens the dataset, decodes the labelled images once into memory, builds (or resumes) a UNet/SegNet inside the
 chosen tf.distribute strategy and runs `model.fit` on an in-memory tf.data pipeline. Keras callbacks do the
-rest: report each batch and honour the stop flag within one batch, score the validation split at the end of each
-epoch with `core.metrics` (the numbers the GUI and metrics.json show), append history.csv, keep `last.keras` and
-`best.keras` (by validation mean IoU), stop early and lower the learning rate on a plateau. Every failure the user
-can fix ends as one sentence: DatasetError for bad files, TrainingError for NaN or out-of-memory, ValueError for
-impossible settings.
+rest: report each batch and honour the stop flag within one batch, score the epoch's training batches and the
+validation split with `core.metrics` (one IoU definition: the numbers the GUI and metrics.json show), append an
+EpochRecord to history.csv, keep `last.keras` and `best.keras` (by validation mean IoU), stop early and lower the
+learning rate on a plateau. Every failure the user can fix ends as one sentence (ml/errors.py): DatasetError for
+bad files, TrainingError for NaN or out-of-memory, ValueError for impossible settings.
 """
 
 from __future__ import annotations
@@ -28,18 +28,18 @@ from ..core.atomic import atomic_write_text, fsync_dir  # noqa: E402
 from ..core.dataset import Dataset, open_dataset  # noqa: E402
 from ..core.errors import DatasetError  # noqa: E402
 from ..core.project import load_project  # noqa: E402
+from ..core.writeguard import claim_run_folder, release_run_folder  # noqa: E402
 from . import models  # noqa: E402
-from .config import TrainConfig  # noqa: E402
+from .config import TrainConfig, architecture_fields  # noqa: E402
+from .config_file import load_config  # noqa: E402
 from .data import Arrays, load_arrays, model_inputs, split_samples, steps_per_epoch, train_dataset  # noqa: E402
 from .distribute import is_chief, select_strategy  # noqa: E402
-from .listener import TrainListener  # noqa: E402
-from .losses import SegmentationLoss, class_weights_from_masks, validation_scores  # noqa: E402
-from .remote import user_message  # noqa: E402
+from .errors import TrainingError, user_message  # noqa: E402
+from .listener import EpochRecord, TrainListener  # noqa: E402
+from .losses import SegmentationLoss, class_weights_from_masks, training_mean_iou, validation_scores  # noqa: E402
 from .runs import (append_history, best_val_mean_iou, new_run_dir, read_history, runs_dir,  # noqa: E402
                    write_history)
 
-# Settings a resumed run must take from its parent, because they define the saved network's shape.
-_ARCHITECTURE = ("model", "base_filters", "width", "size")
 # ReduceLROnPlateau halves the learning rate after this fraction of the early-stopping patience without progress,
 # so the lower rate gets a chance before training stops.
 _LR_FACTOR = 0.5
@@ -47,10 +47,6 @@ _LR_FACTOR = 0.5
 # at Adam's default rate; clipping made three seeds on the sample data land within 0.01 val mIoU of each other
 # (0.81-0.82 after 15 epochs) where unclipped runs ranged 0.62-0.85.
 _CLIPNORM = 1.0
-
-
-class TrainingError(Exception):
-    """Training could not go on (NaN loss, out of memory, no usable images); the message is one clear sentence."""
 
 
 @dataclass
@@ -70,15 +66,18 @@ class _State:
     diverged_epoch: int | None = None
     best: float = -math.inf
     epoch_start: float = 0.0
+    batches: int = 0  # batches of this run that ended before any stop
+    unstarted: bool = False  # stopped before the first batch ended: no epoch is recorded
 
 
 def train(config: TrainConfig, listener: TrainListener | None = None, stop=None) -> Run:
     """Train `config.model` on `config.data`; see the module docstring. The listener's on_error receives the
     message of any failure just before it is raised."""
     listener = listener or TrainListener()
+    unstarted: list[tuple[Path, bool]] = []  # run folders claimed for a run that has not reached fit() yet
     try:
         try:
-            return _train(config, listener, stop)
+            return _train(config, listener, stop, unstarted)
         except (tf.errors.ResourceExhaustedError, tf.errors.InvalidArgumentError, MemoryError) as exc:
             if not _out_of_memory(exc):
                 raise
@@ -87,7 +86,9 @@ def train(config: TrainConfig, listener: TrainListener | None = None, stop=None)
                 f"{config.batch}; use a smaller batch or training size, or a smaller model (fewer base filters, a "
                 f"lower SegNet width).") from None
     except Exception as exc:
-        listener.on_error(user_message(type(exc).__name__, str(exc)))
+        for folder, created in unstarted:  # a failed start (bad resume, bad data) leaves --out reusable
+            release_run_folder(folder, created)
+        listener.on_error(user_message(exc))
         raise
 
 
@@ -98,17 +99,38 @@ def _out_of_memory(exc: Exception) -> bool:
     return not isinstance(exc, tf.errors.InvalidArgumentError) or "Cannot parse tensor from proto" in str(exc)
 
 
-def _train(config: TrainConfig, listener: TrainListener, stop) -> Run:
+def _train(config: TrainConfig, listener: TrainListener, stop, unstarted: list[tuple[Path, bool]]) -> Run:
     config.validate()
     parent, prior_history = _resume_source(config)
     if parent is not None:
-        config = replace(config, **{name: getattr(parent, name) for name in _ARCHITECTURE})
+        config = replace(config, **{name: getattr(parent, name) for name in architecture_fields()})
     dataset = open_dataset(config.data, val_fraction=config.val_split, seed=config.seed)
     config = _with_classes(config, dataset)
     train_arrays, val_arrays, problems = _load_splits(dataset, config)
 
     chief = is_chief()
-    run_dir = _prepare_run_dir(config, dataset) if chief else Path(tempfile.mkdtemp(prefix="seg-desktop-worker-"))
+    run_dir = _prepare_run_dir(config, dataset, unstarted) if chief else \
+        Path(tempfile.mkdtemp(prefix="seg-desktop-worker-"))
+
+    keras.utils.set_random_seed(config.seed)
+    strategy = select_strategy(config.strategy)
+    weights = class_weights_from_masks(train_arrays.masks, config.num_classes) \
+        if config.class_weights == "median" else None
+    loss = SegmentationLoss(config.loss, None if weights is None else weights.tolist())
+    with strategy.scope():
+        model = _model(config, parent)
+        # Only its confusion matrix is used: _EpochRecorder scores it with core.metrics, as validation is scored.
+        train_iou = keras.metrics.MeanIoU(config.num_classes, ignore_class=config.ignore_index, sparse_y_pred=False,
+                                          name="mean_iou")
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.lr, clipnorm=_CLIPNORM),
+            loss=loss,
+            metrics=[train_iou],
+            jit_compile=models.model_supports_jit(config.model) and bool(tf.config.list_physical_devices("GPU")),
+        )
+
+    # Written only once the model is built, so a failed resume (damaged checkpoint, other classes) never
+    # rewrites the config of the run it resumes.
     if chief:
         atomic_write_text(run_dir / "config.json", config.to_json())
         if prior_history and not _in_place(config, run_dir):
@@ -121,24 +143,10 @@ def _train(config: TrainConfig, listener: TrainListener, stop) -> Run:
             problems.append(f"{project.path} cannot be written ({exc.strerror or exc}); the run is not listed in "
                             f"the folder's project, open it from {run_dir}.")
 
-    keras.utils.set_random_seed(config.seed)
-    strategy = select_strategy(config.strategy)
-    weights = class_weights_from_masks(train_arrays.masks, config.num_classes) \
-        if config.class_weights == "median" else None
-    loss = SegmentationLoss(config.loss, None if weights is None else weights.tolist())
-    with strategy.scope():
-        model = _model(config, parent)
-        model.compile(
-            optimizer=keras.optimizers.Adam(config.lr, clipnorm=_CLIPNORM),
-            loss=loss,
-            metrics=[keras.metrics.MeanIoU(config.num_classes, ignore_class=config.ignore_index,
-                                           sparse_y_pred=False, name="mean_iou")],
-            jit_compile=models.model_supports_jit(config.model) and bool(tf.config.list_physical_devices("GPU")),
-        )
-
     initial_epoch = len(prior_history)
     total_epochs = initial_epoch + config.epochs
     steps = steps_per_epoch(len(train_arrays), config.batch, config.min_epoch_images)
+    unstarted.clear()  # started: from here on the run folder is kept whatever happens
     listener.on_train_begin({
         "run_dir": str(run_dir), "epochs": total_epochs, "steps_per_epoch": steps,
         "num_train": len(train_arrays), "num_val": len(val_arrays), "initial_epoch": initial_epoch,
@@ -150,7 +158,7 @@ def _train(config: TrainConfig, listener: TrainListener, stop) -> Run:
     monitor = "val_mean_iou" if len(val_arrays) else "mean_iou"
     callbacks = [
         _Progress(listener, stop, state),
-        _EpochRecorder(run_dir, val_arrays, loss, config, listener, state, history, monitor, chief),
+        _EpochRecorder(run_dir, val_arrays, loss, train_iou, config, listener, state, history, monitor, chief),
         keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=config.patience),
         keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="max", factor=_LR_FACTOR,
                                           patience=max(1, config.patience // 2), min_lr=config.lr * 1e-3),
@@ -183,10 +191,13 @@ def _resume_source(config: TrainConfig) -> tuple[TrainConfig | None, list[dict]]
         raise DatasetError(f"{folder} holds no last.keras or best.keras, so there is nothing to resume; pass a "
                            "run folder made by `seg-desktop train`.", folder)
     try:
-        parent = TrainConfig.load(folder / "config.json")
+        parent = load_config(folder / "config.json")
     except (OSError, ValueError, TypeError) as exc:
         raise DatasetError(f"{folder / 'config.json'} cannot be read ({exc}); resume from another run.",
                            folder) from None
+    if parent.model != config.model:  # resuming takes the parent's network, so it would silently train that one
+        raise ValueError(f"{folder} is a {parent.model} run, so it cannot be resumed as {config.model}; choose "
+                         f"{parent.model} to continue it, or train {config.model} from scratch without resuming.")
     return parent, read_history(folder)
 
 
@@ -215,19 +226,23 @@ def _load_splits(dataset: Dataset, config: TrainConfig) -> tuple[Arrays, Arrays,
     return train_arrays, val_arrays, problems
 
 
-def _prepare_run_dir(config: TrainConfig, dataset: Dataset) -> Path:
-    folder = Path(config.out).expanduser() if config.out else None
-    if folder is not None and not _in_place(config, folder) and \
-            any((folder / name).exists() for name in ("history.csv", "last.keras", "best.keras")):
-        raise ValueError(f"{folder} already holds a run; choose another --out folder or delete that run first.")
+def _prepare_run_dir(config: TrainConfig, dataset: Dataset, unstarted: list[tuple[Path, bool]]) -> Path:
+    """The run folder, claimed through the write guard (core.writeguard) before anything is written in it: --out
+    must be new, empty, or the run being resumed in place; never a folder of the user's or the dataset's. A
+    folder this run claims (not one it continues) is added to `unstarted`, to be released if the start fails."""
     try:
-        if folder is None:
-            return new_run_dir(dataset.root, config.model)
-        folder.mkdir(parents=True, exist_ok=True)
+        if config.out:
+            folder = Path(config.out).expanduser()
+            continuing = _in_place(config, folder)
+            created = claim_run_folder(folder, continuing=continuing, dataset=dataset)
+        else:
+            folder, created, continuing = new_run_dir(dataset.root, config.model), True, False
     except OSError as exc:
-        where = folder if folder is not None else runs_dir(dataset.root)
+        where = runs_dir(dataset.root)
         raise DatasetError(f"Cannot create the run folder in {where} ({exc.strerror or exc}); choose a writable "
                            "folder with --out (in the app: a dataset folder you can write to).", where) from None
+    if not continuing:
+        unstarted.append((folder, created))
     _remove_stale_temporaries(folder)
     return folder
 
@@ -322,6 +337,12 @@ class _Progress(keras.callbacks.Callback):
             self.state.diverged_epoch = self.epoch + 1
             self.model.stop_training = True
             return
+        if self.stop is not None and self.stop.is_set() and not self.state.batches:
+            # asked to stop before the run's first batch ended (Ctrl+C during start-up): no epoch to record
+            self.state.stopped = self.state.unstarted = True
+            self.model.stop_training = True
+            return
+        self.state.batches += 1
         self.listener.on_batch_end(batch, {"loss": loss})
         if self.stop is not None and self.stop.is_set():
             self.state.stopped = True
@@ -333,19 +354,22 @@ class _EpochRecorder(keras.callbacks.Callback):
     when the monitored mean IoU improved, then a history.csv row, then the listener's on_epoch_end.
 
     Validation predicts the cached validation arrays once and derives the loss and the core.metrics scores from
-    the same probabilities. An epoch that diverged writes nothing, so the last good checkpoint survives.
+    the same probabilities. The training mean IoU is core.metrics' too, of the confusion matrix the MeanIoU metric
+    summed over the epoch's (augmented) batches while the weights changed. An epoch that diverged writes
+    nothing, so the last good checkpoint survives.
     """
 
-    def __init__(self, run_dir: Path, val: Arrays, loss: SegmentationLoss, config: TrainConfig,
-                 listener: TrainListener, state: _State, history: list[dict], monitor: str, chief: bool) -> None:
+    def __init__(self, run_dir: Path, val: Arrays, loss: SegmentationLoss, train_iou: keras.metrics.MeanIoU,
+                 config: TrainConfig, listener: TrainListener, state: _State, history: list[dict], monitor: str,
+                 chief: bool) -> None:
         super().__init__()
-        self.run_dir, self.val, self.loss, self.config = run_dir, val, loss, config
+        self.run_dir, self.val, self.loss, self.train_iou, self.config = run_dir, val, loss, train_iou, config
         self.listener, self.state, self.history, self.monitor, self.chief = listener, state, history, monitor, chief
         self.val_x = model_inputs(val) if len(val) else None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
-        if self.state.diverged_epoch is not None:
+        if self.state.diverged_epoch is not None or self.state.unstarted:
             logs[self.monitor] = float("nan")  # no score: early stopping and the LR schedule just wait
             return
         val_loss = val_iou = val_dice = None
@@ -360,15 +384,13 @@ class _EpochRecorder(keras.callbacks.Callback):
             s = validation_scores(self.val.masks, probs, self.config.ignore_index)
             val_iou, val_dice = s["mean_iou"], s["mean_dice"]
             logs.update(val_loss=val_loss, val_mean_iou=val_iou, val_dice=val_dice)
-        row = {
-            "epoch": epoch + 1,
-            "loss": float(logs.get("loss", float("nan"))),
-            "mean_iou": float(logs.get("mean_iou", float("nan"))),
-            "val_loss": val_loss, "val_mean_iou": val_iou, "val_dice": val_dice,
-            "lr": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
-            "seconds": round(time.perf_counter() - self.state.epoch_start, 3),
-        }
-        self.history.append(row)
+        record = EpochRecord(
+            epoch=epoch + 1, loss=float(logs.get("loss", float("nan"))), mean_iou=training_mean_iou(self.train_iou),
+            val_loss=val_loss, val_mean_iou=val_iou, val_dice=val_dice,
+            lr=float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+            seconds=round(time.perf_counter() - self.state.epoch_start, 3))
+        logs["mean_iou"] = record.mean_iou  # what early stopping watches when there is no validation split
+        self.history.append(record.row())
         if self.chief:
             # Checkpoints first, the history row last: the row commits the epoch, so every epoch history.csv
             # lists is in last.keras (and best.keras holds the best listed score or better) and a resume that
@@ -380,5 +402,5 @@ class _EpochRecorder(keras.callbacks.Callback):
                 _save_atomically(self.model, self.run_dir / "best.keras")
             elif not (self.run_dir / "best.keras").exists():
                 _save_atomically(self.model, self.run_dir / "best.keras")
-            append_history(self.run_dir, row)
-        self.listener.on_epoch_end(epoch, row)
+            append_history(self.run_dir, record.row())
+        self.listener.on_epoch_end(record)

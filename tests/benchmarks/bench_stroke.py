@@ -18,13 +18,13 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
-from PySide6.QtGui import QUndoGroup  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from seg_desktop.core.classes import inferred_classes  # noqa: E402
 from seg_desktop.gui.editor import MaskEditor  # noqa: E402
 from seg_desktop.gui.editor.overlay import MaskOverlay  # noqa: E402
+from seg_desktop.gui.session import AnnotationSession  # noqa: E402
 
 SIZE = 4096
 SEGMENTS = 60
@@ -92,12 +92,11 @@ def main() -> None:
     image = rng.integers(0, 255, size=(SIZE, SIZE, 3), dtype=np.uint8)
     mask = np.zeros((SIZE, SIZE), np.uint8)
     mask[: SIZE // 2] = 2
-    group = QUndoGroup()
-    editor = MaskEditor(group)
+    editor = MaskEditor(AnnotationSession())
     editor.resize(1280, 900)
     editor.show()
     app.processEvents()
-    editor.set_sample("big", image, mask, inferred_classes({0, 1, 2}))
+    editor.session.set_current("big", image, mask, inferred_classes({0, 1, 2}))
     editor.set_brush_size(RADIUS)
     editor.set_current_class(1)
     areas = exposed_area()

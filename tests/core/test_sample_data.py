@@ -11,10 +11,13 @@ from PIL import Image
 from seg_desktop.core.classes import read_classes_csv
 from seg_desktop.core.dataset import open_dataset
 from seg_desktop.core.sample_data import SAMPLE_CLASSES, make_sample_dataset, sample_dataset_dir
+from seg_desktop.core.writeguard import MANIFEST
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """The dataset's files and bytes; the write guard's manifest records write times, so it is not content."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != MANIFEST}
 
 
 def test_layout_shapes_and_formats(tmp_path: Path) -> None:

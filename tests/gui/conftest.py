@@ -56,7 +56,7 @@ class Answers:
     """What the user answers to the window's questions, and what was asked/shown."""
 
     unsaved: str = "discard"
-    restore: bool = True
+    restore: bool | set[str] = True  # restore all, none, or the autosaves of these keys
     asked: list[tuple[list[str], str]] = field(default_factory=list)
     offered: list[list] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -72,9 +72,9 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> Answers:
         a.asked.append((list(names), action))
         return a.unsaved
 
-    def offer_restore(parent, entries):
-        a.offered.append(list(entries))
-        return a.restore
+    def offer_restore(parent, items, classes):
+        a.offered.append(list(items))
+        return [i.key for i in items if a.restore is True or (a.restore and i.key in a.restore)]
 
     monkeypatch.setattr(dialogs, "ask_unsaved", ask_unsaved)
     monkeypatch.setattr(dialogs, "offer_restore", offer_restore)

@@ -52,14 +52,14 @@ def test_train_predict_correct_retrain(qtbot, window, open_folder, loop_folder, 
     assert target in {"images/sample_006.png", "images/sample_007.png"}
     assert scores[target]["entropy"] == max(scores[k]["entropy"] for k in queue)
     qtbot.waitUntil(lambda: window.editor.current_key() == target, timeout=5000)
-    before = np.array(window.editor.mask())
+    before = np.array(window.session.mask())
     assert window.accept_prediction()
     predicted, _ = window.prediction.prediction_for(target)
-    assert np.array_equal(window.editor.mask(), predicted)
+    assert np.array_equal(window.session.mask(), predicted)
     window.editor.undo()
-    assert np.array_equal(window.editor.mask(), before)
+    assert np.array_equal(window.session.mask(), before)
     window.editor.redo()
-    assert window.save_current()
+    assert window.session.save_current()
     sample = window.dataset.by_key(target)
     assert sample.labelled and np.array_equal(window.dataset.read_mask(sample), predicted)
     assert target not in window.prediction.label_next()  # labelled now: it left the queue

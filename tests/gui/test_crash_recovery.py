@@ -40,12 +40,12 @@ def wait(cond):
 
 wait(lambda: w.editor.current_key() == "images/sample_000.png")
 w.editor.commit("Brush", stroke(w.editor.live_mask(), [(2, 2), (20, 20)], 3, 1))
-assert w.save_current()                                   # a saved edit
+assert w.session.save_current()                                   # a saved edit
 w.browser.select_key("images/sample_001.png")
 wait(lambda: w.editor.current_key() == "images/sample_001.png")
 w.editor.commit("Brush", stroke(w.editor.live_mask(), [(5, 40), (60, 10)], 6, 4))   # an unsaved edit
-np.save(folder.parent / "expected.npy", np.array(w.editor.mask()))
-assert w.autosave_now() == 1
+np.save(folder.parent / "expected.npy", np.array(w.session.mask()))
+assert w.session.autosave_now() == 1
 print("READY", flush=True)
 sample = w.dataset.by_key("images/sample_002.png")      # keep writing, so the kill can land mid-write
 rng = np.random.default_rng(0)

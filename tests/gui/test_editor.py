@@ -1,7 +1,7 @@
 """MaskEditor driven by real mouse and key events (offscreen): strokes, undo/redo, per-image history, overlay.
 
 Expected masks come from the core edit functions run on a copy, so the tests check that the GUI path (view ->
-tool -> core.edits -> undo stack -> overlay) changes exactly the pixels the core says it should.
+tool -> core.edits -> the session's undo stack -> overlay) changes exactly the pixels the core says it should.
 """
 
 import os
@@ -11,7 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import QPoint, QPointF, QSettings, Qt  # noqa: E402
-from PySide6.QtGui import QUndoGroup, QWheelEvent  # noqa: E402
+from PySide6.QtGui import QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
@@ -19,6 +19,7 @@ from seg_desktop.core.classes import ClassInfo, ClassSet  # noqa: E402
 from seg_desktop.core.edits import stroke  # noqa: E402
 from seg_desktop.gui.editor import ClassPalette, EditorActions, MaskEditor, ToolOptions  # noqa: E402
 from seg_desktop.gui.editor.overlay import overlay_lut  # noqa: E402
+from seg_desktop.gui.session import AnnotationSession  # noqa: E402
 
 W, H = 64, 48
 CLASSES = ClassSet(
@@ -44,14 +45,12 @@ def settings(tmp_path):
 
 @pytest.fixture
 def editor(qtbot):
-    group = QUndoGroup()
-    ed = MaskEditor(group)
-    ed._test_group = group  # keep the group alive as long as the editor
+    ed = MaskEditor(AnnotationSession())  # the session holds the masks and undo stacks, the editor draws them
     qtbot.addWidget(ed)
     ed.resize(2 * W + 40, 2 * H + 40)
     ed.show()
     qtbot.waitExposed(ed)
-    ed.set_sample("a", make_image(), None, CLASSES)
+    ed.session.set_current("a", make_image(), None, CLASSES)
     at_one_to_one(ed)
     return ed
 
@@ -91,26 +90,26 @@ def test_stroke_changes_exactly_the_core_pixels_and_is_one_undo_step(editor):
     expected = np.zeros((H, W), np.uint8)
     stroke(expected, STROKE, 3, 2)
     drag(editor, STROKE)
-    assert np.array_equal(editor.mask(), expected)
+    assert np.array_equal(editor.session.mask(), expected)
     stack = editor.undo_group().activeStack()
     assert stack.count() == 1  # press-move-release is a single step
     editor.undo()
-    assert not editor.mask().any()
+    assert not editor.session.mask().any()
     editor.redo()
-    assert np.array_equal(editor.mask(), expected)
+    assert np.array_equal(editor.session.mask(), expected)
 
 
 def test_undo_restores_bit_for_bit_over_an_existing_mask(editor):
     base = np.random.default_rng(1).integers(0, 3, size=(H, W), dtype=np.uint8)
-    editor.set_sample("b", make_image(1), base, CLASSES)
+    editor.session.set_current("b", make_image(1), base, CLASSES)
     at_one_to_one(editor)
     drag(editor, STROKE)
     drag(editor, [(40, 40), (10, 30)])
-    assert not np.array_equal(editor.mask(), base)
+    assert not np.array_equal(editor.session.mask(), base)
     editor.undo()
     editor.undo()
-    assert np.array_equal(editor.mask(), base)
-    assert base is not editor.mask().base  # the editor paints its own copy, never the caller's array
+    assert np.array_equal(editor.session.mask(), base)
+    assert base is not editor.session.mask().base  # the editor paints its own copy, never the caller's array
 
 
 def test_overlay_recolours_only_the_changed_rectangle(editor):
@@ -120,50 +119,50 @@ def test_overlay_recolours_only_the_changed_rectangle(editor):
     editor.set_current_class(1)
     drag(editor, STROKE[:2])
     lut = overlay_lut(CLASSES)
-    ys, xs = np.nonzero(editor.mask())
-    assert np.array_equal(overlay.array[ys, xs], lut[editor.mask()[ys, xs]])
+    ys, xs = np.nonzero(editor.session.mask())
+    assert np.array_equal(overlay.array[ys, xs], lut[editor.session.mask()[ys, xs]])
     assert tuple(overlay.array[H - 1, W - 1]) == sentinel
     assert tuple(lut[0]) == (0, 0, 0, 0)  # black background stays transparent over the photo
 
 
 def test_history_survives_switching_images_and_dirty_tracking(editor, qtbot):
     dirty = []
-    editor.dirtyChanged.connect(dirty.append)
+    editor.session.dirtyChanged.connect(dirty.append)
     drag(editor, STROKE)
-    painted = editor.mask().copy()
-    assert editor.dirty_keys() == ["a"] and dirty[-1] is True
+    painted = editor.session.mask().copy()
+    assert editor.session.dirty_keys() == ["a"] and dirty[-1] is True
 
-    editor.set_sample("b", make_image(1), None, CLASSES)
+    editor.session.set_current("b", make_image(1), None, CLASSES)
     at_one_to_one(editor)
     assert dirty[-1] is False
-    assert editor.undo_group().activeStack() is not None and not editor.mask().any()
+    assert editor.undo_group().activeStack() is not None and not editor.session.mask().any()
     drag(editor, [(1, 1), (2, 2)])
 
     # the caller passes the file's (unpainted) mask again: the edited in-memory one wins
-    editor.set_sample("a", make_image(), np.zeros((H, W), np.uint8), CLASSES)
+    editor.session.set_current("a", make_image(), np.zeros((H, W), np.uint8), CLASSES)
     assert editor.current_key() == "a"
-    assert np.array_equal(editor.mask(), painted)
-    assert sorted(editor.dirty_keys()) == ["a", "b"]
+    assert np.array_equal(editor.session.mask(), painted)
+    assert sorted(editor.session.dirty_keys()) == ["a", "b"]
     editor.undo()
-    assert not editor.mask().any()
-    assert editor.mask("b").any()  # b's history untouched by a's undo
+    assert not editor.session.mask().any()
+    assert editor.session.mask("b").any()  # b's history untouched by a's undo
     editor.redo()
-    editor.mark_saved("a")
-    assert editor.dirty_keys() == ["b"] and dirty[-1] is False
+    editor.session.mark_saved("a")
+    assert editor.session.dirty_keys() == ["b"] and dirty[-1] is False
 
-    editor.discard("b")
-    assert editor.dirty_keys() == []
+    editor.session.discard("b")
+    assert editor.session.dirty_keys() == []
     with pytest.raises(KeyError):
-        editor.mask("b")
+        editor.session.mask("b")
 
 
 def test_untouched_image_is_reloaded_from_the_caller(editor):
-    editor.set_sample("b", make_image(1), None, CLASSES)
+    editor.session.set_current("b", make_image(1), None, CLASSES)
     fresh = np.full((H, W), 2, np.uint8)
-    editor.set_sample("a", make_image(), fresh, CLASSES)  # "a" was never edited: take the new mask
-    assert np.array_equal(editor.mask(), fresh)
+    editor.session.set_current("a", make_image(), fresh, CLASSES)  # "a" was never edited: take the new mask
+    assert np.array_equal(editor.session.mask(), fresh)
     with pytest.raises(ValueError, match="fix or delete the mask file"):
-        editor.set_sample("c", make_image(), np.zeros((H + 1, W), np.uint8), CLASSES)
+        editor.session.set_current("c", make_image(), np.zeros((H + 1, W), np.uint8), CLASSES)
 
 
 def test_brackets_resize_the_brush_and_digits_pick_classes(editor, settings):
@@ -216,9 +215,9 @@ def test_actions_switch_tools_undo_and_toggle_the_overlay(editor, qtbot):
     drag(editor, STROKE)
     assert actions.undo.isEnabled()
     QTest.keyClick(editor.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert not editor.mask().any()
+    assert not editor.session.mask().any()
     QTest.keyClick(editor.view, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
-    assert editor.mask().any()
+    assert editor.session.mask().any()
     QTest.keyClick(editor.view, Qt.Key.Key_O)
     assert not editor._overlay.isVisible() and not actions.toggle_overlay.isChecked()
     QTest.keyClick(editor.view, Qt.Key.Key_Tab)
@@ -262,7 +261,7 @@ def test_middle_button_drag_pans_without_painting(editor):
     QTest.keyRelease(editor.view, Qt.Key.Key_Space)
     back = editor.view.mapToScene(viewport.rect().center())
     assert back.x() > moved.x() and back.y() > moved.y()
-    assert not editor.mask().any()  # neither drag painted
+    assert not editor.session.mask().any()  # neither drag painted
 
 
 def test_hover_shows_the_brush_outline_and_the_class_under_the_cursor(editor):

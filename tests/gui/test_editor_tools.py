@@ -14,7 +14,7 @@ from tests.gui.test_editor import CLASSES, H, STROKE, W, at_one_to_one, click, d
 
 def start(ed, mask: np.ndarray, tool: str, cls: int = 1) -> np.ndarray:
     """Show `mask` for a fresh key with `tool` and class `cls`; returns the copy to run the core on."""
-    ed.set_sample(f"t-{tool}", make_image(), mask, CLASSES)
+    ed.session.set_current(f"t-{tool}", make_image(), mask, CLASSES)
     at_one_to_one(ed)
     ed.set_tool(tool)
     ed.set_current_class(cls)
@@ -33,7 +33,7 @@ def test_eraser_paints_the_ignore_index(editor):
     editor.set_brush_size(2)
     stroke(expected, STROKE, 2, CLASSES.ignore_index)
     drag(editor, STROKE)
-    assert np.array_equal(editor.mask(), expected)
+    assert np.array_equal(editor.session.mask(), expected)
 
 
 def test_lock_paints_only_over_the_locked_class(editor):
@@ -43,8 +43,8 @@ def test_lock_paints_only_over_the_locked_class(editor):
     path = [(10, 20), (50, 20)]  # crosses from the class-2 half into class 0
     stroke(expected, path, 4, 1, lock=2)
     drag(editor, path)
-    assert np.array_equal(editor.mask(), expected)
-    assert not editor.mask()[:, W // 2 :].any()  # class 0 half untouched
+    assert np.array_equal(editor.session.mask(), expected)
+    assert not editor.session.mask()[:, W // 2 :].any()  # class 0 half untouched
 
 
 def test_polygon_double_click_fills_enter_fills_escape_cancels(editor):
@@ -55,12 +55,12 @@ def test_polygon_double_click_fills_enter_fills_escape_cancels(editor):
     QTest.mouseDClick(editor.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                       vp(editor, *corners[-1]))
     fill_polygon(expected, corners, 1)
-    assert np.array_equal(editor.mask(), expected)
+    assert np.array_equal(editor.session.mask(), expected)
 
     for x, y in [(50, 30), (60, 30), (60, 45)]:
         click(editor, x, y)
     QTest.keyClick(editor.view, Qt.Key.Key_Escape)
-    assert np.array_equal(editor.mask(), expected)  # cancelled: nothing painted
+    assert np.array_equal(editor.session.mask(), expected)  # cancelled: nothing painted
 
     editor.set_current_class(2)
     for x, y in [(50, 30), (60, 30), (60, 45), (63, 47)]:
@@ -68,7 +68,7 @@ def test_polygon_double_click_fills_enter_fills_escape_cancels(editor):
     QTest.keyClick(editor.view, Qt.Key.Key_Backspace)  # drops (63, 47)
     QTest.keyClick(editor.view, Qt.Key.Key_Return)
     fill_polygon(expected, [(50, 30), (60, 30), (60, 45)], 2)
-    assert np.array_equal(editor.mask(), expected)
+    assert np.array_equal(editor.session.mask(), expected)
     assert editor.undo_group().activeStack().count() == 2
 
 
@@ -76,13 +76,13 @@ def test_flood_fill_and_its_lock(editor):
     expected = start(editor, halves(), "fill", cls=1)
     click(editor, 5, 5)
     flood_fill(expected, (5, 5), 1)
-    assert np.array_equal(editor.mask(), expected)
+    assert np.array_equal(editor.session.mask(), expected)
     editor.set_lock_class(1)
     messages = []
     editor.statusMessage.connect(messages.append)
     editor.set_current_class(2)
     click(editor, 60, 5)  # a class-0 region while locked to class 1: refused
-    assert np.array_equal(editor.mask(), expected) and "Locked" in messages[-1]
+    assert np.array_equal(editor.session.mask(), expected) and "Locked" in messages[-1]
 
 
 def test_magic_wand_takes_the_coloured_square(editor):
@@ -90,19 +90,19 @@ def test_magic_wand_takes_the_coloured_square(editor):
     editor.set_tolerance(30)
     click(editor, 45, 15)
     magic_wand(make_image(), expected, (45, 15), 2, 30)
-    assert np.array_equal(editor.mask(), expected)
-    assert editor.mask()[10:26, 40:56].all() and editor.mask().sum() == 2 * 16 * 16
+    assert np.array_equal(editor.session.mask(), expected)
+    assert editor.session.mask()[10:26, 40:56].all() and editor.session.mask().sum() == 2 * 16 * 16
 
 
 def test_grabcut_box_segments_the_square_and_undoes(editor):
     start(editor, np.zeros((H, W), np.uint8), "grabcut", cls=1)
     editor.set_grabcut_iterations(2)
     drag(editor, [(34, 4), (45, 15), (61, 31)])
-    mask = editor.mask()
+    mask = editor.session.mask()
     assert mask[12:24, 42:54].all()  # the square's inside
     assert not mask[:, :30].any() and not mask[40:].any()  # nothing outside the box
     editor.undo()
-    assert not editor.mask().any()
+    assert not editor.session.mask().any()
 
 
 def test_eyedropper_picks_the_class_and_returns_to_the_brush(editor):
@@ -118,7 +118,7 @@ def test_prediction_brush_copies_the_reference(editor):
     messages = []
     editor.statusMessage.connect(messages.append)
     drag(editor, STROKE)
-    assert np.array_equal(editor.mask(), expected)  # no prediction yet: nothing painted, and the user is told
+    assert np.array_equal(editor.session.mask(), expected)  # no prediction yet: nothing painted, and the user is told
     assert any("predict it first" in m for m in messages)
 
     reference = np.random.default_rng(3).integers(0, 3, size=(H, W), dtype=np.uint8)
@@ -126,9 +126,9 @@ def test_prediction_brush_copies_the_reference(editor):
     editor.set_brush_size(3)
     drag(editor, STROKE)
     copy_from(expected, reference, STROKE, 3)
-    assert np.array_equal(editor.mask(), expected)
+    assert np.array_equal(editor.session.mask(), expected)
     editor.undo()
-    assert np.array_equal(editor.mask(), halves())
+    assert np.array_equal(editor.session.mask(), halves())
 
 
 def test_switching_tool_drops_an_open_polygon(editor):
@@ -136,4 +136,4 @@ def test_switching_tool_drops_an_open_polygon(editor):
     for x, y in [(5, 5), (40, 8), (30, 40)]:
         click(editor, x, y)
     editor.set_tool("brush")
-    assert not editor.mask().any() and editor.undo_group().activeStack().count() == 0
+    assert not editor.session.mask().any() and editor.undo_group().activeStack().count() == 0

@@ -1,5 +1,6 @@
 """The export dialog, driven through its buttons: predicted masks on disk, progress to 100%, model export."""
 
+import json
 import threading
 
 import numpy as np
@@ -9,6 +10,7 @@ from PySide6.QtCore import QSettings, Qt
 
 from seg_desktop.core.dataset import open_dataset
 from seg_desktop.core.sample_data import make_sample_dataset
+from seg_desktop.core.writeguard import MANIFEST
 from seg_desktop.gui.export_dialog import ExportDialog, export_masks
 from tests.helpers import make_untrained_run
 
@@ -40,7 +42,7 @@ def test_export_all_as_colour_with_progress_to_100(qtbot, dialog, data, tmp_path
     dialog.progress_bar.valueChanged.connect(seen.append)
     with qtbot.waitSignal(dialog.exported, timeout=60000) as result:
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
-    files = sorted((tmp_path / "out").iterdir())
+    files = sorted(p for p in (tmp_path / "out").iterdir() if p.name != MANIFEST)  # the write guard's list
     assert [p.stem for p in files] == [s.stem for s in data.samples] == [p.stem for p in result.args[0]]
     assert dialog.progress_bar.value() == dialog.progress_bar.maximum() == 6 and seen[-1] == 6
     img = Image.open(files[0])
@@ -58,9 +60,10 @@ def test_export_selected_as_index_with_probabilities(qtbot, dialog, tmp_path):
     dialog.set_output_folder(tmp_path / "sel")
     with qtbot.waitSignal(dialog.exported, timeout=60000):
         assert dialog.start_export()
-    names = sorted(p.name for p in (tmp_path / "sel").iterdir())
+    names = sorted(p.name for p in (tmp_path / "sel").iterdir() if p.name != MANIFEST)
     assert names == ["sample_001.png", "sample_001_entropy.png", "sample_001_probs.npy",
                      "sample_004.png", "sample_004_entropy.png", "sample_004_probs.npy"]
+    assert sorted(json.loads((tmp_path / "sel" / MANIFEST).read_text())["files"]) == names  # ours to replace
     assert Image.open(tmp_path / "sel" / "sample_001.png").mode == "L"
 
 

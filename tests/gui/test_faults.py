@@ -20,18 +20,18 @@ from tests.helpers import fill_training_form, make_untrained_run
 
 def _paint(window) -> np.ndarray:
     """A real edit through the editor (one undo step); returns the edited mask."""
-    mask = np.array(window.editor.mask())
+    mask = np.array(window.session.mask())
     mask[2:10, 2:10] = (mask[2:10, 2:10] + 1) % window.dataset.classes.num_classes
     from seg_desktop.core.edits import replace_mask
 
     window.editor.commit("test edit", replace_mask(window.editor.live_mask(), mask))
-    assert window.editor.current_key() in window.editor.dirty_keys()
+    assert window.editor.current_key() in window.session.dirty_keys()
     return mask
 
 
 @pytest.fixture
 def hook(window):
-    h = ExceptionHook(window, window.autosave_now)
+    h = ExceptionHook(window, window.session.autosave_now)
     h.install()
     yield h
     h.uninstall()
@@ -60,7 +60,7 @@ def test_uncaught_exception_is_a_message_and_an_emergency_autosave(qtbot, window
     saved = {a.key: a for a in list_autosaves(sample_folder)}
     assert np.array_equal(read_autosave(saved[key]), edited)
     # the session goes on: the edit is still open and saves normally
-    assert window.save_current() and np.array_equal(open_dataset(sample_folder).read_mask(
+    assert window.session.save_current() and np.array_equal(open_dataset(sample_folder).read_mask(
         window.dataset.by_key(key)), edited)
 
 
@@ -76,14 +76,14 @@ def test_disk_full_on_save_keeps_the_old_mask_and_the_edit(window, open_folder, 
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", full)
-    assert not window.save_current()
+    assert not window.session.save_current()
     monkeypatch.undo()
     assert path.read_bytes() == before  # the old mask, whole
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]  # no leftover temporary file
     assert len(answers.errors) == 1 and "No space left on device" in answers.errors[0] and key in answers.errors[0]
-    assert key in window.editor.dirty_keys() and np.array_equal(window.editor.mask(), edited)
-    assert window.save_current() and open_dataset(sample_folder).read_mask(window.dataset.by_key(key)).tolist() \
-        == edited.tolist()
+    assert key in window.session.dirty_keys() and np.array_equal(window.session.mask(), edited)
+    assert window.session.save_current()
+    assert open_dataset(sample_folder).read_mask(window.dataset.by_key(key)).tolist() == edited.tolist()
 
 
 def test_closing_during_predict_all_exits_cleanly(qtbot, window, open_folder, sample_folder):
@@ -131,6 +131,6 @@ def test_training_too_big_for_memory_is_a_message_and_the_window_lives(qtbot, wi
     assert "memory" in message and ("smaller" in message or "higher cap" in message), message
     assert "\n" not in message and "Traceback" not in message
     assert panel.train_button.isEnabled()
-    assert key in window.editor.dirty_keys() and np.array_equal(window.editor.mask(), edited)
-    assert window.save_current()
+    assert key in window.session.dirty_keys() and np.array_equal(window.session.mask(), edited)
+    assert window.session.save_current()
     assert np.array_equal(open_dataset(sample_folder).read_mask(window.dataset.by_key(key)), edited)

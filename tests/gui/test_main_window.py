@@ -28,7 +28,7 @@ def paint(window, cls: int = 2) -> np.ndarray:
     edit = stroke(window.editor.live_mask(), [(4, 4), (40, 30)], 5, cls)
     assert edit is not None
     window.editor.commit("Brush", edit)
-    return np.array(window.editor.mask())
+    return np.array(window.session.mask())
 
 
 def disk_mask(folder, key: str) -> np.ndarray:
@@ -70,7 +70,7 @@ def test_open_folder_lists_images_and_summary(window, open_folder, sample_folder
     text = window.summary.text()
     assert "images/masks" in text and "8 images" in text and "8 labelled" in text and "0 problem" in text
     assert str(sample_folder.resolve()) in window.windowTitle()
-    assert window.recent_folders()[0] == str(sample_folder.resolve())
+    assert window.recent.folders()[0] == str(sample_folder.resolve())
     assert window.problems_dock.isHidden()
     assert len(window.editor_actions.actions()) > 0 and window.toolbar.actions()
 
@@ -98,7 +98,7 @@ def test_switching_images_saves_by_default(qtbot, window, open_folder, sample_fo
     go_to(qtbot, window, 1)
     assert answers.asked == []
     assert np.array_equal(disk_mask(sample_folder, "images/sample_000.png"), edited)
-    assert window.editor.dirty_keys() == []
+    assert window.session.dirty_keys() == []
 
 
 def test_switching_asks_when_the_setting_is_on(qtbot, window, open_folder, sample_folder, answers):
@@ -111,10 +111,10 @@ def test_switching_asks_when_the_setting_is_on(qtbot, window, open_folder, sampl
     window.browser.select_key("images/sample_001.png")
     assert answers.asked[-1] == (["images/sample_000.png"], "switching images")
     assert window.browser.current_key() == "images/sample_000.png"  # cancelled: back where the edit is
-    assert window.editor.dirty_keys() == ["images/sample_000.png"]
+    assert window.session.dirty_keys() == ["images/sample_000.png"]
     answers.unsaved = dialogs.DISCARD
     go_to(qtbot, window, 1)
-    assert window.editor.dirty_keys() == []
+    assert window.session.dirty_keys() == []
     assert np.array_equal(disk_mask(sample_folder, "images/sample_000.png"), before)
 
 
@@ -142,18 +142,18 @@ def test_close_answered_through_the_real_message_box(qtbot, window, open_folder,
 
     QTimer.singleShot(50, click_cancel)
     assert window.close() is False
-    window.editor.discard(window.editor.current_key())  # let the fixture close it
+    window.session.discard(window.session.current_key())  # let the fixture close it
 
 
 def test_autosave_timer_writes_dirty_masks(qtbot, window, open_folder, sample_folder):
     open_folder(sample_folder)
-    window.autosave_timer.setInterval(30)
+    window.session.autosave_timer.setInterval(30)
     edited = paint(window)
     qtbot.waitUntil(lambda: len(list_autosaves(sample_folder)) == 1, timeout=2000)
     entry = list_autosaves(sample_folder)[0]
     assert entry.key == "images/sample_000.png"
     assert np.array_equal(read_autosave(entry), edited)
-    assert window.save_current()
+    assert window.session.save_current()
     assert list_autosaves(sample_folder) == []  # saved for real: the autosave is gone
 
 
@@ -235,7 +235,7 @@ def test_geometry_and_recent_folders_survive_a_restart(qtbot, window, open_folde
     again = MainWindow(settings=settings)
     qtbot.addWidget(again)
     assert again.size().width() == 790 and again.browser_dock.isHidden()
-    assert again.recent_folders() == [str(sample_folder.resolve())]
+    assert again.recent.folders() == [str(sample_folder.resolve())]
     again.show()
     again.recent_menu.aboutToShow.emit()
     assert [a.text() for a in again.recent_menu.actions()] == [str(sample_folder.resolve())]

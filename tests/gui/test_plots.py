@@ -1,4 +1,4 @@
-"""Live curves widget: reads history rows as written to history.csv, throttles redraws, overlays, PNG export."""
+"""Live curves widget: EpochRecords as read back from history.csv, throttles redraws, overlays, PNG export."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from seg_desktop.gui.training.plots import REDRAWS_PER_S, TrainingPlots  # noqa: E402
+from seg_desktop.ml.listener import EpochRecord  # noqa: E402
 
 COLUMNS = ["epoch", "loss", "mean_iou", "val_loss", "val_mean_iou", "val_dice", "lr", "seconds"]
 
@@ -23,7 +24,7 @@ def write_history(path, epochs, scale=1.0, val=True):
                         "val_loss": scale * 2.2 / e if val else "", "val_mean_iou": 0.9 - 1 / (e + 1) if val else "",
                         "val_dice": 0.5, "lr": 1e-3, "seconds": 1.5})
     with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+        return [EpochRecord.from_row(row) for row in csv.DictReader(f)]
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def test_overlays_and_png_export(plots, tmp_path):
     a = write_history(tmp_path / "a.csv", 8)
     b = write_history(tmp_path / "b.csv", 4, scale=3.0)
     plots.start_run(epochs=3)
-    plots.add_epoch({"epoch": 1, "loss": 1.0, "val_loss": 1.1, "mean_iou": 0.3, "val_mean_iou": 0.25})
+    plots.add_epoch(EpochRecord(epoch=1, loss=1.0, val_loss=1.1, mean_iou=0.3, val_mean_iou=0.25))
     plots.set_overlays([("run-a unet", a), ("run-b segnet", b)])
     plots._flush()
     labels = [t.get_text() for t in plots.loss_ax.get_legend().get_texts()]

@@ -125,7 +125,7 @@ def test_train_through_the_panel_live_then_stop(panel, qtbot, model):
     epochs = 5
     fill_training_form(panel, model, epochs=epochs)
     seen: list[int] = []
-    panel.epochEnded.connect(lambda e, logs: seen.append(e))
+    panel.epochEnded.connect(lambda record: seen.append(record.epoch))
     ticks = TickRecorder()
     qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
     assert panel.is_training() and not panel.train_button.isEnabled()

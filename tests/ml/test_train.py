@@ -14,6 +14,7 @@ import pytest
 from seg_desktop.core.project import load_project
 from seg_desktop.core.sample_data import make_sample_dataset
 from seg_desktop.ml.config import TrainConfig
+from seg_desktop.ml.config_file import load_config
 from seg_desktop.ml.listener import TrainListener
 from seg_desktop.ml.runs import HISTORY_COLUMNS, list_runs, read_history
 from seg_desktop.ml.train import TrainingError, train
@@ -32,8 +33,8 @@ class Recorder(TrainListener):
         if self.stop_after is not None and sum(c[0] == "batch" for c in self.calls) >= self.stop_after:
             self.stop.set()
 
-    def on_epoch_end(self, epoch, logs):
-        self.calls.append(("epoch", epoch, logs))
+    def on_epoch_end(self, record):
+        self.calls.append(("epoch", record))
 
     def on_train_end(self, run):
         self.calls.append(("end", run))
@@ -70,7 +71,7 @@ def test_run_writes_every_file_and_one_history_row_per_epoch(finished):
     assert all(0.0 <= r["val_mean_iou"] <= 1.0 and r["lr"] > 0 and r["seconds"] > 0 for r in run.history)
     model = keras.saving.load_model(run.folder / "best.keras", safe_mode=True, compile=False)
     assert model.output_shape[-1] == 5
-    saved = TrainConfig.load(run.folder / "config.json")
+    saved = load_config(run.folder / "config.json")
     assert saved.num_classes == 5 and saved.class_names[1] == "disc" and saved.ignore_index is None
     assert not run.stopped and run.best_val_mean_iou == max(r["val_mean_iou"] for r in run.history)
 
@@ -91,7 +92,7 @@ def test_listener_calls_arrive_in_order(finished):
     assert kinds == ["begin"] + (["batch"] * steps + ["epoch"]) * 2 + ["end"]
     assert info["epochs"] == 2 and info["initial_epoch"] == 0 and info["num_train"] + info["num_val"] == 12
     assert [c[1] for c in rec.calls if c[0] == "batch"][:steps] == list(range(steps))
-    epoch_logs = [c[2] for c in rec.calls if c[0] == "epoch"]
+    epoch_logs = [c[1].row() for c in rec.calls if c[0] == "epoch"]
     assert epoch_logs == run.history and set(epoch_logs[0]) == set(HISTORY_COLUMNS)
 
 

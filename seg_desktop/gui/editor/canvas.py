@@ -1,19 +1,19 @@
-"""MaskEditor: the photo with its mask as a colour overlay, the editing tools, and one undo stack per image.
+"""MaskEditor: the photo with its mask as a colour overlay and the editing tools, a view of the session's current
+image.
 
-The editor keeps each edited image's mask and QUndoStack in memory (the stacks live in the caller's
-QUndoGroup, the one for the shown image active), so switching images never loses undo history; a mask with no
-history is dropped when the user moves on, since it is identical to the file the caller passed. Saving is the
-caller's job: it reads `mask(key)`, writes it, and calls `mark_saved(key)`.
+The masks and their undo stacks belong to the `AnnotationSession` (gui/session.py); the editor draws the current
+image, turns mouse and keys into `core.edits` calls through the tools, and commits each finished gesture to the
+session. When the session has no current image (it is loading, or cannot be read) the canvas is empty and
+editing is off, so a stroke can never land on an image other than the selected one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QKeyEvent, QPen, QUndoGroup, QUndoStack
+from PySide6.QtGui import QColor, QGuiApplication, QKeyEvent, QPen, QUndoGroup
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsScene, QVBoxLayout, QWidget
 
 from ...core.classes import ClassSet
@@ -21,23 +21,17 @@ from ...core.edits import BBox, Edit
 from .overlay import ArrayImageItem, MaskOverlay
 from .palette import class_for_key
 from .tools import TOOL_TYPES, Tool, to_pixel
-from .undo import EditCommand
 from .view import EditorView
+
+if TYPE_CHECKING:
+    from ..session import AnnotationSession
 
 MAX_BRUSH = 256  # radius in image pixels
 
 
-@dataclass
-class _Sample:
-    mask: np.ndarray
-    stack: QUndoStack
-
-
 class MaskEditor(QWidget):
-    """Paint, fill and correct the mask of one image at a time; see the module docstring for ownership."""
+    """Paint, fill and correct the session's current image; see the module docstring for ownership."""
 
-    maskChanged = Signal(str)
-    dirtyChanged = Signal(bool)  # the shown image's unsaved state (also emitted when the image changes)
     currentClassChanged = Signal(int)
     statusMessage = Signal(str)
     classesChanged = Signal(object)  # ClassSet
@@ -45,14 +39,13 @@ class MaskEditor(QWidget):
     brushSizeChanged = Signal(int)
     overlayVisibleChanged = Signal(bool)
 
-    def __init__(self, undo_group: QUndoGroup, parent: QWidget | None = None) -> None:
+    def __init__(self, session: AnnotationSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._group = undo_group
-        self._samples: dict[str, _Sample] = {}
-        self._key: str | None = None
-        self._image: np.ndarray | None = None
+        self.session = session
+        self._key: str | None = None  # the key shown, None when the canvas is empty
+        self._shown_size: tuple[int, int] | None = None
         self._reference: np.ndarray | None = None
-        self._classes = ClassSet([])
+        self._classes = session.classes()
         self._class = 1
         self._brush = 8
         self._tolerance = 24
@@ -89,78 +82,48 @@ class MaskEditor(QWidget):
         self.view.released.connect(self._on_release)
         self.view.doubleClicked.connect(self._on_double_click)
         self.view.left.connect(self._on_leave)
+        session.currentAboutToChange.connect(self._finish_gesture)
+        session.currentChanged.connect(self._show_current)
+        session.maskChanged.connect(self._on_mask_changed)
+        session.classesChanged.connect(self.set_classes)
+        self._show_current(session.current_key())
 
-    # samples ----------------------------------------------------------------------------------------------
-    def set_sample(self, key: str, image: np.ndarray, mask: np.ndarray | None, classes: ClassSet) -> None:
-        """Show `image` with `mask` (None: unlabelled, start all zero); an edited mask kept for `key` wins."""
-        image = np.ascontiguousarray(image, dtype=np.uint8)
-        if image.ndim != 3 or image.shape[2] < 3:
-            raise ValueError(f"image of {key} has shape {image.shape}; the editor needs an RGB (H, W, 3) array")
-        image = np.ascontiguousarray(image[:, :, :3])
-        shape = image.shape[:2]
-        if mask is not None and mask.shape != shape:
-            raise ValueError(
-                f"mask of {key} is {mask.shape[1]}x{mask.shape[0]} but its image is {shape[1]}x{shape[0]}; "
-                "fix or delete the mask file"
-            )
+    # the session's current image ----------------------------------------------------------------------------
+    def _finish_gesture(self) -> None:
+        """The current image is about to change: an unfinished gesture still belongs to the old one."""
         self._tool.finish()
         self._tool.cancel()
-        if self._key is not None and self._key != key:
-            self._drop_if_untouched(self._key)
-        sample = self._samples.get(key)
-        if sample is not None and sample.mask.shape != shape:
-            self.discard(key)
-            sample = None
-        if sample is None:
-            data = np.zeros(shape, np.uint8) if mask is None else np.array(mask, dtype=np.uint8, copy=True)
-            # parentless, owned by self._samples: a child stack would be cleared (emitting cleanChanged into
-            # this half-destroyed widget) when the widget dies; a bound-method slot is disconnected on its own
-            stack = QUndoStack()
-            stack.cleanChanged.connect(self._on_clean_changed)
-            self._group.addStack(stack)
-            sample = self._samples[key] = _Sample(data, stack)
-        old_size = None if self._photo is None else self._photo.boundingRect().size()
-        self._key, self._image, self._reference, self._classes = key, image, None, classes
-        self._group.setActiveStack(sample.stack)
-        self._rebuild_scene(sample.mask)
-        if old_size != self._photo.boundingRect().size():
+
+    def _show_current(self, key: str | None) -> None:
+        """Draw the session's current image, or empty the canvas and switch editing off when there is none."""
+        self._finish_gesture()
+        self._key, self._reference = key, None
+        if key is None:
+            self._clear_scene()
+            self._update_cursor(None)
+            return
+        image = self.session.image()
+        self._rebuild_scene(image, self.session.mask(key))
+        if self._shown_size != image.shape[:2]:
+            self._shown_size = image.shape[:2]
             self.fit_to_window()
-        self.classesChanged.emit(classes)
         self._keep_class_valid()
-        self.dirtyChanged.emit(not sample.stack.isClean())
+
+    def _on_mask_changed(self, key: str, bbox: BBox) -> None:
+        if key == self._key and self._overlay is not None:
+            self.show_patch(bbox)
 
     def current_key(self) -> str | None:
+        """The key whose image the canvas shows (None: empty canvas, nothing editable)."""
         return self._key
 
-    def mask(self, key: str | None = None) -> np.ndarray:
-        """The in-memory mask of `key` (default: the shown image), read-only: copy it to keep it."""
-        sample = self._samples[self._key if key is None else key]
-        view = sample.mask.view()
-        view.flags.writeable = False
-        return view
-
-    def dirty_keys(self) -> list[str]:
-        return [k for k, s in self._samples.items() if not s.stack.isClean()]
-
-    def mark_saved(self, key: str) -> None:
-        self._samples[key].stack.setClean()
-
-    def discard(self, key: str) -> None:
-        """Forget the in-memory mask and undo history of `key`; for the shown image the view is emptied."""
-        sample = self._samples.pop(key, None)
-        if sample is None:
-            return
-        if key == self._key:
-            self._tool.cancel()
-            self._clear_scene()
-            self._key = self._image = self._reference = None
-            self.dirtyChanged.emit(False)
-        self._group.removeStack(sample.stack)
-        sample.stack.deleteLater()
+    def editable(self) -> bool:
+        return self._key is not None
 
     def set_reference_mask(self, mask: np.ndarray | None) -> None:
-        """The prediction for the shown image, the prediction brush's source; reset by every set_sample."""
-        if mask is not None and (self._image is None or mask.shape != self._image.shape[:2]):
+        """The prediction for the shown image, the prediction brush's source; reset by every image change."""
+        image = self.session.image() if self._key is not None else None
+        if mask is not None and (image is None or mask.shape != image.shape[:2]):
             raise ValueError("the reference mask must have the size of the shown image")
         self._reference = None if mask is None else np.asarray(mask, dtype=np.uint8)
 
@@ -272,25 +235,23 @@ class MaskEditor(QWidget):
 
     # undo -------------------------------------------------------------------------------------------------
     def undo_group(self) -> QUndoGroup:
-        return self._group
+        return self.session.undo_group
 
     def undo(self) -> None:
-        """Undo on the shown image, committing an unfinished gesture first so it is what gets undone."""
+        """Undo on the current image, committing an unfinished gesture first so it is what gets undone."""
         self._tool.finish()
-        if self._key is not None:
-            self._samples[self._key].stack.undo()
+        self.session.undo()
 
     def redo(self) -> None:
         self._tool.finish()
-        if self._key is not None:
-            self._samples[self._key].stack.redo()
+        self.session.redo()
 
     # ToolHost: what the tools call ------------------------------------------------------------------------
     def live_mask(self) -> np.ndarray:
-        return self._samples[self._key].mask
+        return self.session.live_mask()
 
     def image(self) -> np.ndarray:
-        return self._image
+        return self.session.image()
 
     def reference_mask(self) -> np.ndarray | None:
         return self._reference
@@ -299,13 +260,8 @@ class MaskEditor(QWidget):
         self._overlay.update_rect(bbox)
 
     def commit(self, text: str, edit: Edit | None) -> None:
-        """Push an already applied edit as one undo step (nothing when no pixel changed)."""
-        if edit is None:
-            return
-        key = self._key
-        self.show_patch(edit.bbox)
-        self._samples[key].stack.push(EditCommand(text, self.live_mask(), edit, partial(self._on_patch, key)))
-        self.maskChanged.emit(key)
+        """Push an already applied edit to the session as one undo step (it repaints through maskChanged)."""
+        self.session.commit(text, edit)
 
     def status(self, message: str) -> None:
         self.statusMessage.emit(message)
@@ -314,30 +270,15 @@ class MaskEditor(QWidget):
         return self._scene
 
     # internals --------------------------------------------------------------------------------------------
-    def _on_patch(self, key: str, bbox: BBox) -> None:
-        """An undo or redo rewrote `bbox` of `key`'s mask."""
-        if key == self._key:
-            self.show_patch(bbox)
-        self.maskChanged.emit(key)
-
-    def _on_clean_changed(self, clean: bool) -> None:
-        if self._key is not None and self.sender() is self._samples[self._key].stack:
-            self.dirtyChanged.emit(not clean)
-
-    def _drop_if_untouched(self, key: str) -> None:
-        sample = self._samples.get(key)
-        if sample is not None and sample.stack.count() == 0:
-            self.discard(key)
-
     def _clear_scene(self) -> None:
         for item in (self._photo, self._overlay):
             if item is not None:
                 self._scene.removeItem(item)
         self._photo = self._overlay = None
 
-    def _rebuild_scene(self, mask: np.ndarray) -> None:
+    def _rebuild_scene(self, image: np.ndarray, mask: np.ndarray) -> None:
         self._clear_scene()
-        self._photo = ArrayImageItem(self._image)
+        self._photo = ArrayImageItem(image)
         self._overlay = MaskOverlay(mask, self._classes)
         self._overlay.setOpacity(self._opacity)
         self._overlay.setVisible(self._overlay_visible)
@@ -387,7 +328,7 @@ class MaskEditor(QWidget):
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """Tool keys (Enter, Escape, Backspace), 1-9 for classes, [ and ] for the brush size."""
         key = event.key()
-        if self._tool.key(key):
+        if self._key is not None and self._tool.key(key):
             return
         index = class_for_key(self._classes, key)
         if index is not None:

@@ -1,9 +1,9 @@
 """The editing tools: each turns mouse/key input in scene coordinates into a `core.edits` call.
 
 Tools hold only gesture state (the points of a drag, a polygon, a box) and the preview items that show it;
-the pixels are changed by `core.edits`, and the editor (`ToolHost`) owns the mask, the undo stacks and the
-overlay. Scene coordinates are image pixels: pixel (x, y) covers [x, x+1) x [y, y+1), so a scene point maps
-to the pixel by flooring, and every edit receives whole-pixel points.
+the pixels are changed by `core.edits`, the editor (`ToolHost`) draws them, and the session behind it owns
+the mask and its undo stack. Scene coordinates are image pixels: pixel (x, y) covers [x, x+1) x [y, y+1), so
+a scene point maps to the pixel by flooring, and every edit receives whole-pixel points.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """Live training curves: loss and mean IoU per epoch (train and val), a smoothed per-batch loss, earlier runs beside.
 
+Every epoch point is an `EpochRecord` (ml/listener.py), live from the worker or read back from a history.csv.
+
 A full matplotlib redraw of this figure costs ~40 ms on a laptop core, which would make the window stutter if
 it happened on every batch. So the widget never draws from a data call: data calls only mark what changed, and a
 QTimer applies the changes at most REDRAWS_PER_S times a second. Per-batch points are blitted (only the batch line
@@ -20,24 +22,22 @@ from PySide6.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg  # noqa: I001  (after PySide6: picks that binding)
 from matplotlib.figure import Figure
 
+from ...ml.listener import EpochRecord
+
 REDRAWS_PER_S = 4
 SMOOTHING = 0.9  # exponential moving average of the batch loss, bias-corrected as in TensorBoard
 _TRAIN, _VAL, _BATCH = "tab:blue", "tab:orange", "#9ecae1"
 _OVERLAY_COLOURS = ("tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
 
 
-def _values(rows: Sequence[dict], key: str) -> tuple[list[float], list[float]]:
-    """(epochs, values) of one history column, skipping empty or non-numeric cells (e.g. no val split)."""
+def _values(records: Sequence[EpochRecord], key: str) -> tuple[list[float], list[float]]:
+    """(epochs, values) of one column, skipping missing or non-finite values (e.g. no val split)."""
     xs, ys = [], []
-    for i, row in enumerate(rows):
-        try:
-            y = float(row.get(key))
-            x = float(row.get("epoch", i + 1))
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(y):
-            xs.append(x)
-            ys.append(y)
+    for record in records:
+        y = getattr(record, key)
+        if y is not None and math.isfinite(y):
+            xs.append(float(record.epoch))
+            ys.append(float(y))
     return xs, ys
 
 
@@ -60,7 +60,9 @@ class TrainingPlots(QWidget):
         (self.batch_line,) = ax_l.plot([], [], color=_BATCH, lw=1.0, label="batch (smoothed)", animated=True)
         (self.train_loss_line,) = ax_l.plot([], [], "o-", color=_TRAIN, ms=3, lw=1.6, label="train")
         (self.val_loss_line,) = ax_l.plot([], [], "o-", color=_VAL, ms=3, lw=1.6, label="val")
-        (self.train_iou_line,) = ax_i.plot([], [], "o-", color=_TRAIN, ms=3, lw=1.6, label="train")
+        # Both IoU lines are core.metrics' mean IoU; the training one sums the epoch's augmented batches while
+        # the weights change, the validation one scores the validation split after the epoch.
+        (self.train_iou_line,) = ax_i.plot([], [], "o-", color=_TRAIN, ms=3, lw=1.6, label="train (during epoch)")
         (self.val_iou_line,) = ax_i.plot([], [], "o-", color=_VAL, ms=3, lw=1.6, label="val")
         ax_l.set_title("Loss", fontsize=10)
         ax_l.set_ylabel("loss")
@@ -78,8 +80,8 @@ class TrainingPlots(QWidget):
         self._ema = 0.0
         self._batch_n = 0
         self._epochs = 1
-        self._rows: list[dict] = []
-        self._overlays: list[tuple[str, list[dict]]] = []
+        self._rows: list[EpochRecord] = []
+        self._overlays: list[tuple[str, list[EpochRecord]]] = []
         self._background = None
         self._need_full = True
         self._need_blit = False
@@ -95,7 +97,7 @@ class TrainingPlots(QWidget):
 
     # ------------------------------------------------------------------ data in
 
-    def start_run(self, epochs: int, initial_epoch: int = 0, rows: Sequence[dict] = ()) -> None:
+    def start_run(self, epochs: int, initial_epoch: int = 0, rows: Sequence[EpochRecord] = ()) -> None:
         """Clear the current run's curves for a run of `epochs` epochs (resumed runs bring their earlier rows)."""
         self._epochs = max(1, int(epochs))
         self._rows = list(rows)
@@ -117,17 +119,17 @@ class TrainingPlots(QWidget):
         top = self.loss_ax.get_ylim()[1]
         self._schedule(full=self._batch_y[-1] > top or self._batch_x[-1] > self.loss_ax.get_xlim()[1])
 
-    def add_epoch(self, row: dict) -> None:
-        """One history.csv row (epoch 1-based) of the current run."""
-        self._rows.append(dict(row))
+    def add_epoch(self, record: EpochRecord) -> None:
+        """One finished epoch of the current run."""
+        self._rows.append(record)
         self._refresh_epoch_lines()
 
-    def show_history(self, rows: Sequence[dict], epochs: int | None = None) -> None:
+    def show_history(self, rows: Sequence[EpochRecord], epochs: int | None = None) -> None:
         """Show a whole (finished or CLI-driven) run as the current one; no batch line."""
-        self.start_run(epochs or max((int(float(r.get("epoch", 0) or 0)) for r in rows), default=1), rows=rows)
+        self.start_run(epochs or max((r.epoch for r in rows), default=1), rows=rows)
 
-    def set_overlays(self, runs: Sequence[tuple[str, Sequence[dict]]]) -> None:
-        """Earlier runs to draw beside the current one, as (label, history rows)."""
+    def set_overlays(self, runs: Sequence[tuple[str, Sequence[EpochRecord]]]) -> None:
+        """Earlier runs to draw beside the current one, as (label, their epochs)."""
         self._overlays = [(label, list(rows)) for label, rows in runs]
         for line in self._overlay_lines:
             line.remove()

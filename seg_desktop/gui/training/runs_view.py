@@ -1,11 +1,13 @@
 """The runs of a dataset as a compare table (UNet vs SegNet and others), following the runs folder live.
 
-Each row is one run folder: its parameters (config.json), best val mean IoU (history.csv), the final evaluation
-(metrics.json: mean IoU, Dice, pixel accuracy, per-class IoU), the training time (sum of history `seconds`) and
-the model size (best.keras bytes). Ticking a run's box draws its curves beside the current run; selecting a row
-shows it as the current run. A run started from the CLI in the same folder appears by itself and its curves
-follow its history.csv: a 1 s QTimer compares the mtimes of the runs folder's files (cheap stats, and unlike a
-QFileSystemWatcher it keeps working when the runs folder does not exist yet or sits on a network drive).
+Each row is one run folder: its parameters (config.json; the form's settings, from TrainConfig's metadata), best
+val mean IoU (history.csv), the final evaluation (metrics.json: mean IoU, Dice, pixel accuracy, per-class IoU),
+the training time (sum of history `seconds`) and the model size (best.keras bytes). Ticking a run's box draws
+its curves beside the current run; selecting a row shows it as the current run. A run started from the CLI in
+the same folder appears by itself and its curves follow its history.csv: a 1 s QTimer compares the mtimes of the
+runs folder's files (cheap stats, and unlike a QFileSystemWatcher it keeps working when the runs folder does not
+exist yet or sits on a network drive). `RunsModel` holds the rows (a QAbstractTableModel, like the browser's
+DatasetModel); `RunsView` is its table, buttons and poll timer.
 """
 
 from __future__ import annotations
@@ -13,32 +15,46 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from seg_desktop.ml.runs import list_runs, read_history, runs_dir
+from ...ml.config import SETTING, setting_fields
+from ...ml.runs import list_runs, read_history, runs_dir
 
 POLL_MS = 1000
-_FOLDER_ROLE = Qt.ItemDataRole.UserRole + 1
-_BASE_COLUMNS = ("run", "model", "created", "epochs", "best_val_mean_iou", "mean_iou", "mean_dice",
-                 "pixel_accuracy", "train_seconds", "model_bytes", "size", "batch", "lr", "base_filters", "width",
-                 "loss", "class_weights", "augment", "val_split")
+_RUN_COLUMNS = ("run", "model", "created", "epochs", "best_val_mean_iou", "mean_iou", "mean_dice",
+                "pixel_accuracy", "train_seconds", "model_bytes")
+_SETTINGS = {f.name: f.metadata[SETTING] for f in setting_fields()
+             if f.metadata[SETTING].form and f.name not in _RUN_COLUMNS}
+_BASE_COLUMNS = (*_RUN_COLUMNS, *_SETTINGS)
 _HEADERS = {"run": "Run", "model": "Model", "created": "Created", "epochs": "Epochs",
             "best_val_mean_iou": "Best val IoU", "mean_iou": "Mean IoU", "mean_dice": "Mean Dice",
             "pixel_accuracy": "Pixel acc.", "train_seconds": "Train time", "model_bytes": "Model size",
-            "size": "Size", "batch": "Batch", "lr": "LR", "base_filters": "Filters", "width": "Width",
-            "loss": "Loss", "class_weights": "Class weights", "augment": "Augment", "val_split": "Val split"}
+            **{name: s.label for name, s in _SETTINGS.items()}}
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def _setting_value(name: str, config: dict) -> Any:
+    """A run's value of one setting as the table shows it: sizes as HxW, settings that do not apply to the run's
+    model (its `when` rule) as None."""
+    setting, value = _SETTINGS[name], config.get(name)
+    if setting.when is not None and config.get(setting.when[0]) != setting.when[1]:
+        return None
+    if setting.kind == "size":
+        size = value or ["", ""]
+        return f"{size[0]}x{size[1]}"
+    return value
 
 
 def compare_rows(root: Path | str) -> tuple[list[str], list[dict]]:
@@ -46,25 +62,18 @@ def compare_rows(root: Path | str) -> tuple[list[str], list[dict]]:
 
     Shared by the table and its CSV export so both always hold the same numbers.
     """
-    infos = list_runs(root)
     class_names: list[str] = []
     rows = []
-    for info in infos:
+    for info in list_runs(root):
         cfg, metrics = info.config or {}, info.metrics or {}
-        history = read_history(info.folder)
         best = Path(info.folder) / "best.keras"
-        size = cfg.get("size") or ["", ""]
         row = {
             "run": Path(info.folder).name, "model": info.model, "created": info.created, "epochs": info.epochs,
             "best_val_mean_iou": info.best_val_mean_iou, "mean_iou": metrics.get("mean_iou"),
             "mean_dice": metrics.get("mean_dice"), "pixel_accuracy": metrics.get("pixel_accuracy"),
-            "train_seconds": sum(_float(r.get("seconds")) or 0.0 for r in history),
+            "train_seconds": sum(_float(r.get("seconds")) or 0.0 for r in read_history(info.folder)),
             "model_bytes": best.stat().st_size if best.is_file() else None,
-            "size": f"{size[0]}x{size[1]}", "batch": cfg.get("batch"), "lr": cfg.get("lr"),
-            "base_filters": cfg.get("base_filters") if info.model == "unet" else None,
-            "width": cfg.get("width") if info.model == "segnet" else None, "loss": cfg.get("loss"),
-            "class_weights": cfg.get("class_weights"), "augment": cfg.get("augment"),
-            "val_split": cfg.get("val_split"), "folder": str(info.folder),
+            **{name: _setting_value(name, cfg) for name in _SETTINGS}, "folder": str(info.folder),
         }
         for name, scores in (metrics.get("per_class") or {}).items():
             if name not in class_names:
@@ -85,6 +94,8 @@ def write_compare_csv(path: Path | str, root: Path | str) -> Path:
 
 
 def _float(value) -> float | None:
+    if isinstance(value, bool):
+        return None
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -101,26 +112,104 @@ def _display(column: str, value) -> str:
         return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
     if column == "model_bytes":
         return f"{float(value) / 1e6:.1f} MB"
-    if column == "augment":
+    if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
 
 
-class _Item(QTableWidgetItem):
-    """Sorts by the raw value (numbers as numbers), shows the formatted text."""
+def _sort_key(value) -> tuple:
+    """Numbers as numbers, then text, then empty cells."""
+    number = _float(value)
+    if number is not None:
+        return 0, number, ""
+    return (2, 0.0, "") if value is None or value == "" else (1, 0.0, str(value))
 
-    def __init__(self, column: str, value) -> None:
-        super().__init__(_display(column, value))
-        self.raw = value
-        number = _float(value)
-        if number is not None and not isinstance(value, bool):
-            self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        a, b = _float(self.raw), _float(getattr(other, "raw", None))
-        if a is not None and b is not None:
-            return a < b
-        return self.text() < other.text()
+class RunsModel(QAbstractTableModel):
+    """The compare rows of one dataset; column 0 carries the tick box and the run folder."""
+
+    checkedChanged = Signal()
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.columns: list[str] = list(_BASE_COLUMNS)
+        self.rows: list[dict] = []
+        self.checked: set[str] = set()
+
+    def load(self, root: Path | None) -> None:
+        """Replace the rows with the runs of `root`; ticks of runs that are gone are dropped."""
+        columns, rows = compare_rows(root) if root is not None else (list(_BASE_COLUMNS), [])
+        self.beginResetModel()
+        self.columns, self.rows = columns, rows
+        gone = self.checked - {r["folder"] for r in rows}
+        self.checked -= gone
+        self.endResetModel()
+        if gone:
+            self.checkedChanged.emit()
+
+    def folder_at(self, row: int) -> str:
+        return self.rows[row]["folder"]
+
+    def row_of(self, folder: str) -> int | None:
+        return next((i for i, r in enumerate(self.rows) if r["folder"] == folder), None)
+
+    # ------------------------------------------------------------------ QAbstractTableModel
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            column = self.columns[section]
+            return _HEADERS.get(column, column.replace("iou ", "IoU "))
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row, column = self.rows[index.row()], self.columns[index.column()]
+        value = row.get(column)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _display(column, value)
+        if role == Qt.ItemDataRole.TextAlignmentRole and _float(value) is not None:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if index.column() == 0 and role == Qt.ItemDataRole.CheckStateRole:
+            return Qt.CheckState.Checked if row["folder"] in self.checked else Qt.CheckState.Unchecked
+        if index.column() == 0 and role == Qt.ItemDataRole.ToolTipRole:
+            return row["folder"]
+        return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        return flags | Qt.ItemFlag.ItemIsUserCheckable if index.column() == 0 else flags
+
+    def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if index.column() != 0 or role != Qt.ItemDataRole.CheckStateRole:
+            return False
+        folder = self.rows[index.row()]["folder"]
+        checked = Qt.CheckState(value) == Qt.CheckState.Checked
+        if checked == (folder in self.checked):
+            return True
+        self.checked.symmetric_difference_update({folder})
+        self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
+        self.checkedChanged.emit()
+        return True
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(self.columns):
+            return
+        self.layoutAboutToBeChanged.emit()
+        before = list(self.rows)
+        key = self.columns[column]
+        self.rows.sort(key=lambda r: _sort_key(r.get(key)), reverse=order == Qt.SortOrder.DescendingOrder)
+        position = {id(r): i for i, r in enumerate(self.rows)}
+        persistent = self.persistentIndexList()  # the selection follows its run
+        self.changePersistentIndexList(
+            persistent, [self.index(position[id(before[i.row()])], i.column()) for i in persistent])
+        self.layoutChanged.emit()
 
 
 class RunsView(QWidget):
@@ -135,13 +224,17 @@ class RunsView(QWidget):
         super().__init__(parent)
         self._root: Path | None = None
         self._signature: dict[str, tuple] = {}
-        self._columns: list[str] = list(_BASE_COLUMNS)
-        self.table = QTableWidget(0, len(self._columns))
+        self._quiet = False  # a selection made by select(emit=False)
+        self.model = RunsModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.DescendingOrder)  # newest first
+        self.table.setSortingEnabled(True)
         self.table.setMinimumHeight(110)
         self.table.setToolTip("Tick a run to draw its curves beside the current one; select it to show it.")
         self.refresh_button = QPushButton("Refresh")
@@ -158,8 +251,8 @@ class RunsView(QWidget):
         self.refresh_button.clicked.connect(self.refresh)
         self.csv_button.clicked.connect(self._ask_csv)
         self.png_button.clicked.connect(self._ask_png)
-        self.table.itemSelectionChanged.connect(self._on_selection)
-        self.table.itemChanged.connect(self._on_item_changed)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection)
+        self.model.checkedChanged.connect(self.checkedChanged)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -178,59 +271,36 @@ class RunsView(QWidget):
             self._timer.start()
 
     def refresh(self) -> None:
-        """Reload the table, keeping ticks and selection by folder."""
-        checked, selected = set(self.checked_folders()), self.selected_folder()
+        """Reload the table, keeping ticks, sort order and selection by folder."""
+        selected = self.selected_folder()
         self._signature = self._scan()
-        columns, rows = compare_rows(self._root) if self._root is not None else (list(_BASE_COLUMNS), [])
-        self._columns = columns
-        table = self.table
-        table.blockSignals(True)
-        table.setSortingEnabled(False)
-        table.clearContents()
-        table.setColumnCount(len(columns))
-        table.setHorizontalHeaderLabels([_HEADERS.get(c, c.replace("iou ", "IoU ")) for c in columns])
-        table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            for c, column in enumerate(columns):
-                item = _Item(column, row.get(column))
-                if c == 0:
-                    item.setData(_FOLDER_ROLE, row["folder"])
-                    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                    item.setCheckState(Qt.CheckState.Checked if row["folder"] in checked else Qt.CheckState.Unchecked)
-                    item.setToolTip(row["folder"])
-                table.setItem(r, c, item)
-        table.setSortingEnabled(True)
-        table.resizeColumnsToContents()  # once here; a ResizeToContents header re-measures on every change
-        table.blockSignals(False)
+        self.model.load(self._root)
+        header = self.table.horizontalHeader()
+        self.model.sort(header.sortIndicatorSection(), header.sortIndicatorOrder())
+        self.table.resizeColumnsToContents()  # once here; a ResizeToContents header re-measures on every change
         if selected is not None:
             self.select(selected, emit=False)
         self._set_buttons()
-        if checked - set(self.checked_folders()):
-            self.checkedChanged.emit()
 
     def folders(self) -> list[str]:
-        return [self.table.item(r, 0).data(_FOLDER_ROLE) for r in range(self.table.rowCount())]
+        return [r["folder"] for r in self.model.rows]
 
     def checked_folders(self) -> list[str]:
-        return [self.table.item(r, 0).data(_FOLDER_ROLE) for r in range(self.table.rowCount())
-                if self.table.item(r, 0).checkState() == Qt.CheckState.Checked]
-
-    def set_checked(self, folder: str, checked: bool = True) -> None:
-        row = self._row_of(folder)
-        if row is not None:
-            self.table.item(row, 0).setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+        return [f for f in self.folders() if f in self.model.checked]
 
     def selected_folder(self) -> str | None:
-        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
-        return self.table.item(rows[0].row(), 0).data(_FOLDER_ROLE) if rows else None
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.folder_at(rows[0].row()) if rows else None
 
     def select(self, folder: str, emit: bool = True) -> None:
-        row = self._row_of(folder)
+        row = self.model.row_of(folder)
         if row is None:
             return
-        self.table.blockSignals(not emit)
-        self.table.selectRow(row)
-        self.table.blockSignals(False)
+        self._quiet = not emit
+        try:
+            self.table.selectRow(row)
+        finally:
+            self._quiet = False
 
     def label_of(self, folder: str) -> str:
         """A run's short name for legends (its folder name: start time and model)."""
@@ -254,10 +324,9 @@ class RunsView(QWidget):
         """folder -> (history.csv, metrics.json) mtime and size: the cheap fingerprint of every run."""
         if self._root is None:
             return {}
-        folder = runs_dir(self._root)
         result: dict[str, tuple] = {}
         try:
-            entries = list(os.scandir(folder))
+            entries = list(os.scandir(runs_dir(self._root)))
         except OSError:
             return result
         for entry in entries:
@@ -273,26 +342,16 @@ class RunsView(QWidget):
             result[str(Path(entry.path))] = tuple(stamp)
         return result
 
-    def _row_of(self, folder: str) -> int | None:
-        for r in range(self.table.rowCount()):
-            if self.table.item(r, 0).data(_FOLDER_ROLE) == folder:
-                return r
-        return None
-
     def _set_buttons(self) -> None:
-        has = self.table.rowCount() > 0
+        has = self.model.rowCount() > 0
         self.csv_button.setEnabled(has)
         self.png_button.setEnabled(has)
         self.refresh_button.setEnabled(self._root is not None)
 
-    def _on_selection(self) -> None:
+    def _on_selection(self, *_args) -> None:
         folder = self.selected_folder()
-        if folder is not None:
+        if folder is not None and not self._quiet:
             self.runSelected.emit(folder)
-
-    def _on_item_changed(self, item: QTableWidgetItem) -> None:
-        if item.column() == 0:
-            self.checkedChanged.emit()
 
     def _ask_csv(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export runs as CSV", "runs.csv", "CSV (*.csv)")

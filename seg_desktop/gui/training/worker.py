@@ -18,9 +18,10 @@ import traceback
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from seg_desktop.ml.config import TrainConfig
-from seg_desktop.ml.listener import TrainListener
-from seg_desktop.ml.remote import ChildRunner, training_runner, user_message
+from ...ml.config import TrainConfig
+from ...ml.errors import USER_ERRORS, user_message
+from ...ml.listener import EpochRecord, TrainListener
+from ...ml.remote import ChildRunner, training_runner
 
 
 class _SignalListener(TrainListener):
@@ -39,9 +40,9 @@ class _SignalListener(TrainListener):
     def on_batch_end(self, step: int, logs: dict) -> None:
         self._worker.batchDone.emit(self._epoch, int(step), self._steps, float(logs.get("loss", float("nan"))))
 
-    def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        self._epoch = int(epoch) + 1
-        self._worker.epochDone.emit(int(epoch), dict(logs))
+    def on_epoch_end(self, record: EpochRecord) -> None:
+        self._epoch = record.epoch  # 1-based: the 0-based number of the next epoch
+        self._worker.epochDone.emit(record)
 
     # on_train_end / on_error stay no-ops: `finished` and `failed` are emitted once train() returns or raises.
 
@@ -54,7 +55,7 @@ class TrainingWorker(QObject):
 
     began = Signal(dict)  # on_train_begin info: run_dir, epochs, steps_per_epoch, initial_epoch, ...
     batchDone = Signal(int, int, int, float)  # epoch (0-based), step (0-based), steps per epoch, loss
-    epochDone = Signal(int, dict)  # epoch (0-based), the history.csv row
+    epochDone = Signal(object)  # the EpochRecord, as the engine made it
     finished = Signal(str, bool)  # run folder, stopped early
     failed = Signal(str)  # one clear sentence
     done = Signal()  # after finished or failed
@@ -83,15 +84,13 @@ class TrainingWorker(QObject):
             if self._runner is not None:
                 run = self._runner.run(listener, self._stop)
             else:
-                from seg_desktop.ml.train import train  # TensorFlow loads here, in the worker thread
+                from ...ml.train import train  # TensorFlow loads here, in the worker thread
 
                 run = train(self.config, listener=listener, stop=self._stop)
         except Exception as exc:  # every failure reaches the panel as one sentence, never a traceback dialog
-            if type(exc).__name__ not in ("DatasetError", "ValueError", "TrainingError", "ChildProcessFailed"):
+            if not isinstance(exc, USER_ERRORS):
                 traceback.print_exc()  # a bug: keep the details for the terminal
-            message = str(exc) if type(exc).__name__ == "ChildProcessFailed" else user_message(
-                type(exc).__name__, str(exc) or type(exc).__name__)
-            self.failed.emit(message)
+            self.failed.emit(user_message(exc))
         else:
             self.finished.emit(str(run.folder), bool(run.stopped))
         finally:

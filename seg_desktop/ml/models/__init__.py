@@ -4,6 +4,6 @@ Importing this package imports TensorFlow and registers the custom layers, which
 needs to read a saved model back.
 """
 
-from seg_desktop.ml.models.registry import MODEL_NAMES, build_model, model_supports_jit
+from .registry import MODEL_NAMES, build_model, model_supports_jit
 
 __all__ = ["MODEL_NAMES", "build_model", "model_supports_jit"]

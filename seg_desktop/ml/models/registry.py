@@ -8,8 +8,8 @@ from typing import NamedTuple
 
 import keras
 
-from seg_desktop.ml.models.segnet import build_segnet
-from seg_desktop.ml.models.unet import build_unet
+from .segnet import build_segnet
+from .unet import build_unet
 
 
 class _Entry(NamedTuple):

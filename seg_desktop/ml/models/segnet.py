@@ -6,8 +6,8 @@ from pathlib import Path
 
 import keras
 
-from seg_desktop.ml.models.layers import MaxPoolingWithArgmax2D, MaxUnpooling2D, conv_bn_relu
-from seg_desktop.ml.models.vgg import VGG16_BLOCK_CONVS, VGG16_BLOCK_FILTERS, load_vgg16_encoder
+from .layers import MaxPoolingWithArgmax2D, MaxUnpooling2D, conv_bn_relu
+from .vgg import VGG16_BLOCK_CONVS, VGG16_BLOCK_FILTERS, load_vgg16_encoder
 
 
 def build_segnet(

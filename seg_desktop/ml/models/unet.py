@@ -6,8 +6,8 @@ from pathlib import Path
 
 import keras
 
-from seg_desktop.ml.models.layers import CropToMatch, PadToMultiple, conv_bn_relu
-from seg_desktop.ml.models.vgg import load_vgg16_encoder
+from .layers import CropToMatch, PadToMultiple, conv_bn_relu
+from .vgg import load_vgg16_encoder
 
 _LEVELS = 4
 _DIVISOR = 2**_LEVELS

@@ -1,0 +1,71 @@
+"""Where the main window's docks go: the browser, predictions and tool options on the left, classes and training
+tabbed on the right, problems below; on first start the window takes most of the screen (a saved layout
+replaces all of this), and the training dock widens once, the first time it shows."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QWidget
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+
+def _dock(window: QMainWindow, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    dock = QDockWidget(title, window)
+    dock.setObjectName(name)  # saveState/restoreState identify docks by name
+    dock.setWidget(widget)
+    window.addDockWidget(area, dock)
+    return dock
+
+
+def _scrollable(widget: QWidget) -> QScrollArea:
+    """A tall panel in a scroll area, so its dock never forces the window above a laptop screen's size."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    return area
+
+
+def add_docks(w: MainWindow) -> None:
+    """Create the window's docks as attributes (`w.browser_dock`, …) around its panels."""
+    left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
+                           Qt.DockWidgetArea.BottomDockWidgetArea)
+    w.browser_dock = _dock(w, "Images", "browserDock", w.browser, left)
+    w.palette_dock = _dock(w, "Classes", "classesDock", w.palette, right)
+    w.problems_dock = _dock(w, "Problems", "problemsDock", w.problems, bottom)
+    w.problems_dock.hide()
+    w.training_dock = _dock(w, "Training", "trainingDock", _scrollable(w.training), right)
+    w.tabifyDockWidget(w.palette_dock, w.training_dock)
+    w.palette_dock.raise_()
+    w.prediction_dock = _dock(w, "Predictions", "predictionDock", w.prediction, left)
+    # tool options under the browser, so the right column's full height is the training panel's curves
+    w.tools_dock = _dock(w, "Tool options", "toolOptionsDock", w.tool_options, left)
+
+
+def first_layout(w: MainWindow) -> None:
+    """Most of the screen, names readable, the image in the middle."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is not None:
+        room = screen.availableGeometry()
+        w.resize(max(min(1800, room.width() * 9 // 10), 1024), max(min(1100, room.height() * 9 // 10), 700))
+    else:
+        w.resize(1280, 800)
+    w.resizeDocks([w.browser_dock, w.palette_dock], [400, 300], Qt.Orientation.Horizontal)
+    w.resizeDocks([w.browser_dock, w.prediction_dock, w.tools_dock], [520, 200, 170], Qt.Orientation.Vertical)
+    widened = []
+
+    def widen_for_training(visible: bool) -> None:
+        """The first time the Training tab shows in a session, give its form and curves the width they need
+        (the class palette beside it needs far less); a width the user sets afterwards is left alone."""
+        if not visible or widened:
+            return
+        widened.append(True)
+        if w.training_dock.width() < 560:
+            w.resizeDocks([w.training_dock], [min(600, w.width() * 2 // 5)], Qt.Orientation.Horizontal)
+
+    w.training_dock.visibilityChanged.connect(widen_for_training)

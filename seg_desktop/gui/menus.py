@@ -1,0 +1,129 @@
+"""The main window's actions, menus and toolbar, built in one place so the window itself stays wiring.
+
+Each action calls a method of the window or of its session; the shortcuts live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu, QStyle, QToolBar
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+ASK_BEFORE_SWITCH = "editor/ask_before_switch"
+RECENT = "recent/folders"
+MAX_RECENT = 10
+
+
+class RecentFolders:
+    """File ▸ Open recent: the last MAX_RECENT folders opened, newest first, kept in QSettings."""
+
+    def __init__(self, settings: QSettings, menu: QMenu, open_folder: Callable[[Path], object]) -> None:
+        self._settings, self._menu, self._open = settings, menu, open_folder
+        menu.aboutToShow.connect(self._fill)
+
+    def folders(self) -> list[str]:
+        return [str(f) for f in self._settings.value(RECENT, [], type=list) if f]
+
+    def remember(self, folder: Path) -> None:
+        folders = [str(folder)] + [f for f in self.folders() if f != str(folder)]
+        self._settings.setValue(RECENT, folders[:MAX_RECENT])
+
+    def _fill(self) -> None:
+        self._menu.clear()
+        for folder in self.folders():
+            action = self._menu.addAction(folder)
+            action.triggered.connect(lambda _=False, f=folder: self._open(Path(f)))
+        if self._menu.isEmpty():
+            self._menu.addAction("(none)").setEnabled(False)
+
+
+def _action(window: MainWindow, text: str, slot: Callable, shortcut: QKeySequence | str | None = None,
+            icon: QStyle.StandardPixmap | None = None) -> QAction:
+    action = QAction(text, window)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    if icon is not None:
+        action.setIcon(window.style().standardIcon(icon))
+    action.triggered.connect(slot)
+    return action
+
+
+def build_menus(w: MainWindow) -> None:
+    """Create the window's actions as attributes (`w.open_action`, `w.save_action`, …), its menus and toolbar."""
+    sp = QStyle.StandardPixmap
+    session = w.session
+    w.open_action = _action(w, "&Open folder…", w.choose_folder, QKeySequence.StandardKey.Open, sp.SP_DirOpenIcon)
+    w.sample_action = _action(w, "Open &sample dataset", w.open_sample)
+    w.save_action = _action(w, "&Save mask", session.save_current, QKeySequence.StandardKey.Save,
+                            sp.SP_DialogSaveButton)
+    w.save_all_action = _action(w, "Save &all masks", session.save_all, "Ctrl+Shift+S")
+    w.classes_action = _action(w, "&Classes…", w.edit_classes)
+    w.quit_action = _action(w, "&Quit", w.close, QKeySequence.StandardKey.Quit)
+    w.ask_switch_action = QAction("Ask before saving on image switch", w, checkable=True)
+    w.ask_switch_action.setChecked(w.settings.value(ASK_BEFORE_SWITCH, False, type=bool))
+    w.ask_switch_action.toggled.connect(lambda on: w.settings.setValue(ASK_BEFORE_SWITCH, on))
+    ea = w.editor_actions
+    ea.undo.setIcon(w.style().standardIcon(sp.SP_ArrowBack))
+    ea.redo.setIcon(w.style().standardIcon(sp.SP_ArrowForward))
+
+    menu = w.menuBar().addMenu("&File")
+    menu.addAction(w.open_action)
+    w.recent_menu = menu.addMenu("Open &recent")
+    menu.addAction(w.sample_action)
+    menu.addSeparator()
+    menu.addActions([w.save_action, w.save_all_action])
+    menu.addSeparator()
+    menu.addAction(w.quit_action)
+
+    menu = w.menuBar().addMenu("&Edit")
+    menu.addActions([ea.undo, ea.redo])
+    menu.addSeparator()
+    menu.addAction(w.classes_action)
+    menu.addSeparator()
+    menu.addAction(w.ask_switch_action)
+
+    menu = w.menuBar().addMenu("&Tools")
+    menu.addActions(list(ea.tool_actions.values()))
+
+    w.train_action = _action(w, "&Train", w.train, "Ctrl+T", sp.SP_MediaPlay)
+    w.stop_train_action = _action(w, "&Stop training", w.training.request_stop, None, sp.SP_MediaStop)
+    w.predict_action = _action(w, "&Predict all", lambda: w.prediction.predict_all(), "Ctrl+Shift+P")
+    w.accept_action = _action(w, "&Accept prediction as mask", w.accept_prediction, "Ctrl+Shift+A")
+    w.label_next_action = _action(w, "&Label next (most uncertain)", w.label_next, "Ctrl+N")
+    w.health_action = _action(w, "Dataset &health…", w.show_health)
+    w.export_action = _action(w, "&Export predictions…", w.show_export, "Ctrl+E")
+    menu = w.menuBar().addMenu("&Model")
+    menu.addActions([w.train_action, w.stop_train_action])
+    menu.addSeparator()
+    menu.addActions([w.predict_action, w.accept_action, w.label_next_action])
+    menu.addSeparator()
+    menu.addActions([w.health_action, w.export_action])
+
+    menu = w.menuBar().addMenu("&View")
+    menu.addActions([ea.toggle_overlay, ea.fit, ea.zoom_in, ea.zoom_out])
+    menu.addSeparator()
+    w.show_editor_action = _action(w, "Edit mask", lambda: w.tabs.setCurrentIndex(0), "Ctrl+1")
+    w.show_compare_action = _action(w, "Prediction vs ground truth", lambda: w.tabs.setCurrentIndex(1), "Ctrl+2")
+    menu.addActions([w.show_editor_action, w.show_compare_action])
+    menu.addSeparator()
+    for dock in (w.browser_dock, w.palette_dock, w.tools_dock, w.training_dock, w.prediction_dock, w.problems_dock):
+        menu.addAction(dock.toggleViewAction())
+
+    bar = QToolBar("Main", w)
+    bar.setObjectName("mainToolBar")
+    bar.addActions([w.open_action, w.save_action])
+    bar.addSeparator()
+    bar.addActions([ea.undo, ea.redo])
+    bar.addSeparator()
+    bar.addActions(list(ea.tool_actions.values()))
+    bar.addSeparator()
+    bar.addActions([w.train_action, w.predict_action])
+    w.addToolBar(bar)
+    w.toolbar = bar
