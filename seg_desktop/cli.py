@@ -114,8 +114,13 @@ def _run_sample(args: argparse.Namespace) -> int:
 
 
 def _require_folder(path: Path, what: str) -> None:
-    """One sentence for a missing folder, said before seconds go into loading TensorFlow."""
-    if not path.is_dir():
+    """One sentence for a missing folder, said before seconds go into loading TensorFlow; also for a path the
+    file system refuses to look up (a component over 255 bytes, a loop of links, a folder we may not enter)."""
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:
+        raise DatasetError(f"{path} cannot be looked up ({exc.strerror}); pass the {what}.", path) from None
+    if not is_dir:
         state = "is not a folder" if path.exists() else "does not exist"
         raise DatasetError(f"{path} {state}; pass the {what}.", path)
 

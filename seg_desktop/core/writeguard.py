@@ -189,7 +189,7 @@ class Output:
 
     def write_bytes(self, name: str, data: bytes) -> Path:
         """Write one claimed file atomically; a failure (disk full, no permission) is one sentence naming it."""
-        if name not in self._manifest.files:
+        if name not in self.names:
             raise ValueError(f"{name!r} was not claimed in {self.folder}; this is a bug, please report it.")
         path = self.path(name)
         try:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QComboBox, QHBox
                                QStyle, QTableView, QVBoxLayout, QWidget)
 
 from ..core.dataset import SPLITS, Dataset
+from ..core.paths import display_path
 from ..core.project import STATUSES
 from .thumbnails import ThumbnailCache
 
@@ -25,7 +26,6 @@ COL_NAME, COL_STATUS, COL_SPLIT, COL_IOU, COL_ENTROPY = range(5)
 HEADERS = ("Image", "Status", "Split", "IoU", "Entropy")
 STATUS_COLOURS = {"unlabelled": QColor(150, 150, 150), "labelled": QColor(40, 130, 40),
                   "edited": QColor(30, 90, 200), "predicted": QColor(190, 110, 0)}
-KeyRole = Qt.ItemDataRole.UserRole + 1  # the sample key of a row, for any column
 
 
 @dataclass
@@ -135,7 +135,8 @@ class DatasetModel(QAbstractTableModel):
         row, col = self.rows[index.row()], index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if col == COL_NAME:
-                return f"{row.name} *" if row.dirty else row.name
+                name = display_path(row.name)  # a QString cannot hold a name that is not UTF-8
+                return f"{name} *" if row.dirty else name
             if col == COL_STATUS:
                 return row.status
             if col == COL_SPLIT:
@@ -152,11 +153,9 @@ class DatasetModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_STATUS:
             return STATUS_COLOURS.get(row.status)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{row.key}\n{row.status}, {row.split}"
+            return f"{display_path(row.key)}\n{row.status}, {row.split}"
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_IOU, COL_ENTROPY):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == KeyRole:
-            return row.key
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -216,7 +215,7 @@ class BrowserView(QTableView):
 class DatasetBrowser(QWidget):
     """Filter bar + table. Emits `currentKeyChanged(key)` when the user moves to another image."""
 
-    currentKeyChanged = Signal(str)
+    currentKeyChanged = Signal(object)  # str; `object` because a QString would drop a name's undecodable bytes
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -294,11 +293,11 @@ class DatasetBrowser(QWidget):
 
     def visible_keys(self) -> list[str]:
         """Keys in the order the table shows them (after filter and sort)."""
-        return [self.proxy.index(r, 0).data(KeyRole) for r in range(self.proxy.rowCount())]
+        return [self._key(self.proxy.index(r, 0)) for r in range(self.proxy.rowCount())]
 
     def current_key(self) -> str | None:
         idx = self.view.currentIndex()
-        return idx.data(KeyRole) if idx.isValid() else None
+        return self._key(idx) if idx.isValid() else None
 
     def select_key(self, key: str | None, silent: bool = False) -> bool:
         """Make `key` the current row (False when it is filtered out); `silent` does not emit currentKeyChanged."""
@@ -335,4 +334,9 @@ class DatasetBrowser(QWidget):
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not self._silent and current.isValid():
-            self.currentKeyChanged.emit(current.data(KeyRole))
+            self.currentKeyChanged.emit(self._key(current))
+
+    def _key(self, index: QModelIndex) -> str:
+        """The sample key of a view row, taken from the Python row rather than through Qt's strings, which
+        cannot hold the surrogate escapes of a file name that is not UTF-8."""
+        return self.model.rows[self.proxy.mapToSource(index).row()].key

@@ -17,6 +17,7 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QLabel, QListWidget, QMainWindow, QTabWidget, QWidget
 
 from ..core.dataset import Dataset
+from ..core.paths import display_path
 from . import dialogs
 from .browser import DatasetBrowser
 from .compare import CompareView
@@ -201,7 +202,7 @@ class MainWindow(QMainWindow):
         self.browser.set_dirty(set(dirty))
 
     def _update_title(self) -> None:
-        where = f" — {self.dataset.root}" if self.dataset else ""
+        where = f" — {display_path(self.dataset.root)}" if self.dataset else ""
         self.setWindowTitle(f"seg-desktop{where}[*]")
 
     # ------------------------------------------------------------------ training and prediction

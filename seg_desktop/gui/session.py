@@ -50,15 +50,16 @@ class AnnotationSession(QObject):
     openFailed = Signal(str)
     currentAboutToChange = Signal()  # views finish a gesture on the old image before it goes
     currentChanged = Signal(object)  # the key now current, or None: nothing is editable
-    maskChanged = Signal(str, object)  # key, BBox of the pixels that changed
+    # keys travel as `object`: a QString would drop the undecodable bytes of a file name that is not UTF-8
+    maskChanged = Signal(object, object)  # key, BBox of the pixels that changed
     dirtyChanged = Signal(bool)  # the current image's unsaved state (also emitted when the image changes)
     unsavedChanged = Signal(object)  # frozenset of every unsaved key
-    statusChanged = Signal(str, str)  # key, status ("edited")
+    statusChanged = Signal(object, str)  # key, status ("edited")
     problemsChanged = Signal(object)  # list[str]: every problem of the open folder
     classesChanged = Signal(object)  # ClassSet
     message = Signal(str, int)  # status-bar text, milliseconds
     error = Signal(str)  # one sentence the user must read (a failed save, an unwritable class file)
-    saved = Signal(str)  # key written to disk
+    saved = Signal(object)  # key written to disk
 
     def __init__(self, parent: QObject | None = None, autosave_ms: int = AUTOSAVE_MS) -> None:
         super().__init__(parent)

@@ -36,7 +36,7 @@ def decode_thumbnail(path: Path, size: int) -> QImage:
 class ThumbnailCache(QObject):
     """`request(key, path)` returns the cached pixmap or None and schedules a decode; `ready(key)` follows."""
 
-    ready = Signal(str)
+    ready = Signal(object)  # the key (str): `object` keeps a file name's undecodable bytes, a QString would not
 
     def __init__(self, size: int = THUMB_SIZE, capacity: int = 2000, threads: int = 2,
                  parent: QObject | None = None) -> None:

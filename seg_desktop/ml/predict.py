@@ -444,8 +444,9 @@ def _encoded_outputs(pred: Prediction, image: np.ndarray, out: Path, name: str, 
             buf = io.BytesIO()
             np.save(buf, pred.probs.astype(np.float16, copy=False))
             files[out / f"{name}_probs.npy"] = buf.getvalue()
-        ent = np.clip(pred.entropy / max_entropy * 255.0, 0, 255).astype(np.uint8)
-        files[out / f"{name}_entropy.png"] = encode_mask(ent, MaskFormat("index"), None)
+        ent = pred.entropy * np.float32(255.0 / max_entropy)  # one float32 temporary: images can be huge
+        np.clip(ent, 0, 255, out=ent)
+        files[out / f"{name}_entropy.png"] = encode_mask(ent.astype(np.uint8), MaskFormat("index"), None)
     return files
 
 

@@ -284,6 +284,17 @@ def test_an_image_over_the_memory_budget_is_predicted_in_blocks(run, monkeypatch
     assert whole_peak > output + 4 * budget_mb * 2**20  # so the bound above is one the whole path breaks
 
 
+def test_probabilities_that_fit_the_budget_as_float16_are_kept(run, monkeypatch):
+    loaded = load_run(run)
+    image = big_image()
+    whole = loaded.predict(image)
+    monkeypatch.setenv(MEMORY_ENV, str(whole.probs.nbytes / 2**20 * 0.75))  # float32 too big, float16 fits
+    blocks = loaded.predict(image)
+    assert blocks.probs.dtype == np.float16 and blocks.probs.shape == whole.probs.shape
+    assert np.allclose(blocks.probs, whole.probs, atol=2e-3)
+    assert float((blocks.mask == whole.mask).mean()) >= 0.99
+
+
 def test_probabilities_over_the_budget_are_refused_for_that_image_only(run, data, tmp_path, capsys, monkeypatch):
     folder = tmp_path / "data"
     (folder / "images").mkdir(parents=True)
