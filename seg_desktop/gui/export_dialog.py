@@ -28,8 +28,10 @@ FORMATS = (("index", "Index PNG (class numbers)"), ("color", "Colour PNG (class 
 
 
 def export_masks(run_folder: Path, dataset_root: Path, keys: Sequence[str], out_dir: Path, fmt: str,
-                 probabilities: bool, stop: threading.Event, progress: Callable[[object], None]) -> list[Path]:
-    """Worker-thread body: reopen the dataset, load the run, export `keys`; progress gets (done, total)."""
+                 probabilities: bool, stop: threading.Event, progress: Callable[[object], None],
+                 problems: list[str] | None = None) -> list[Path]:
+    """Worker-thread body: reopen the dataset, load the run, export `keys`; progress gets (done, total). With
+    `problems`, an image that cannot be read, predicted or written is skipped and its sentence appended."""
     from ..ml.predict import export_predictions
 
     dataset = open_dataset(dataset_root)
@@ -40,7 +42,7 @@ def export_masks(run_folder: Path, dataset_root: Path, keys: Sequence[str], out_
                            "again.", dataset_root / missing[0])
     run = load_run_cached(run_folder)
     return export_predictions(run, dataset, [by_key[k] for k in keys], out_dir, fmt=fmt,
-                              probabilities=probabilities, stop=stop,
+                              probabilities=probabilities, stop=stop, problems=problems,
                               progress=lambda done, total, _key: progress((done, total)))
 
 
@@ -78,6 +80,7 @@ class ExportDialog(QDialog):
         self.selected = list(selected)
         self.settings = settings if settings is not None else QSettings()
         self.written: list[Path] = []
+        self.problems: list[str] = []  # one sentence per skipped image, filled by the worker of an export
         self._stop = threading.Event()
         self._running = False
 
@@ -186,13 +189,14 @@ class ExportDialog(QDialog):
         self.settings.setValue("export/probabilities", self.probs_check.isChecked())
         self._stop.clear()
         self.written = []
+        self.problems = []  # a new list: a worker still running from before keeps its own
         self.progress_bar.setRange(0, max(len(keys), 1))
         self.progress_bar.setValue(0)
         self.status.setText("Loading the model…")
         self._set_running(True)
         run_in_thread(export_masks, run, self.dataset.root, keys, out_dir, self.fmt(), self.probs_check.isChecked(),
-                      self._stop, on_progress=self._progress, on_result=self._done, on_error=self._error,
-                      on_finished=lambda: self._set_running(False))
+                      self._stop, problems=self.problems, on_progress=self._progress, on_result=self._done,
+                      on_error=self._error, on_finished=lambda: self._set_running(False))
         return True
 
     def _refuse(self, message: str) -> bool:
@@ -216,7 +220,9 @@ class ExportDialog(QDialog):
     def _done(self, written: list[Path]) -> None:
         self.written = list(written)
         stopped = " (stopped)" if self._stop.is_set() else ""
-        self.status.setText(f"Exported {len(written)} mask(s) to {self.out_edit.text()}{stopped}.")
+        skipped = "" if not self.problems else (f"; {len(self.problems)} image(s) skipped, the first because: "
+                                                f"{self.problems[0]}")
+        self.status.setText(f"Exported {len(written)} mask(s) to {self.out_edit.text()}{stopped}{skipped or '.'}")
         self.exported.emit(self.written)
 
     def _error(self, exc: BaseException) -> None:

@@ -107,7 +107,6 @@ def test_autosave_of_any_name_round_trips(tmp_path):
     assert sorted(found) == sorted(keys)
     assert all(np.array_equal(read_autosave(found[key]), mask) for key in keys)
     utf8 = "images/café.png"  # an existing autosave of a UTF-8 name keeps its file name
-    assert found.get(utf8) is None or True
     assert write_autosave(tmp_path, utf8, mask).path.stem == hashlib.sha1(utf8.encode("utf-8")).hexdigest()[:20]
 
 
@@ -176,8 +175,11 @@ def test_cli_predict_writes_and_prints_every_kind_of_name(data, run, tmp_path, c
     masks = [name for name in written if name.endswith(b".png") and not name.endswith(b"_entropy.png")]
     assert len(masks) == len(NAMES) and len([n for n in written if n.endswith(b"_probs.npy")]) == len(NAMES)
     short = {name[:-4] for name in masks}
-    assert {NAMES[k] for k in ("latin1", "nfc", "nfd", "dash", "newline", "plain")} <= short  # their own names
-    (long_stem,) = short - set(NAMES.values())
+    assert {NAMES[k] for k in ("latin1", "dash", "newline", "plain")} <= short  # their own names
+    # NFC and NFD are one name on macOS, so the second gets a number rather than replacing the first there
+    (kept,) = short & {NFC, NFD}
+    long_stem, numbered = sorted(short - set(NAMES.values()))
+    assert numbered == ({NFC, NFD} - {kept}).pop() + b"-2"
     assert long_stem.startswith(b"L" * 200) and b"~" in long_stem  # shortened with a hash
     assert snapshot(data) == before
 
@@ -212,8 +214,10 @@ def test_cli_dataset_folder_with_a_leading_dash_after_double_dash(data, run, tmp
     assert main(["predict", str(run), "--out", "pred", "--", "-data"]) == 0
     assert len([p for p in os.listdir(b"pred") if p.endswith(b".png")]) == len(NAMES)
     capsys.readouterr()
-    assert main(["predict", str(run), "-data", "--out", "pred2"]) == 1  # one sentence, not a traceback
-    assert "seg-desktop --help" in capsys.readouterr().err and not os.path.exists("pred2")
+    with pytest.raises(SystemExit) as exited:  # argparse's exit, with one sentence, not a traceback
+        main(["predict", str(run), "-data", "--out", "pred2"])
+    assert exited.value.code == 1 and not os.path.exists("pred2")
+    assert capsys.readouterr().err.count("\n") == 1
 
 
 def test_training_one_epoch_on_every_kind_of_name(data, tmp_path):
