@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .errors import DatasetError
+from .resources import out_of_memory
 from .safeio import check_regular
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -78,8 +79,7 @@ def _bomb(path: Path) -> DatasetError:
 
 
 def _out_of_memory(path: Path) -> DatasetError:
-    return DatasetError(f"{path} needs more memory to decode than is free; close other programs or downscale "
-                        "the image.", path)
+    return DatasetError(out_of_memory(path, "decode"), path)
 
 
 def _why(exc: BaseException) -> str:

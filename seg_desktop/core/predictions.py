@@ -22,6 +22,7 @@ from .atomic import atomic_write_text
 from .dataset import STATE_DIR
 from .errors import DatasetError
 from .maskio import MaskFormat, read_raw_mask, write_mask
+from .safeio import read_json
 
 PREDICTIONS_DIR = "predictions"
 INDEX_FILE = "index.json"
@@ -64,9 +65,9 @@ class PredictionCache:
     def is_current(self) -> bool:
         """True when the cache was made by the model file that is in the run folder now."""
         try:
-            source = json.loads((self.folder / SOURCE_FILE).read_text(encoding="utf-8"))
+            source = read_json(self.folder / SOURCE_FILE, "prediction cache stamp")
             return source == _stamp(self.run_folder / source["file"])
-        except (OSError, ValueError, TypeError, KeyError):
+        except (OSError, ValueError, TypeError, KeyError, DatasetError):
             return False
 
     def bind(self, model_file: Path) -> bool:
@@ -75,8 +76,8 @@ class PredictionCache:
         Returns True when existing predictions were kept."""
         stamp = _stamp(model_file)
         try:
-            kept = json.loads((self.folder / SOURCE_FILE).read_text(encoding="utf-8")) == stamp
-        except (OSError, ValueError):
+            kept = read_json(self.folder / SOURCE_FILE, "prediction cache stamp") == stamp
+        except (OSError, DatasetError):
             kept = False
         if not kept:
             shutil.rmtree(self.folder, ignore_errors=True)
@@ -120,8 +121,8 @@ class PredictionCache:
         if not self.is_current():
             return {}
         try:
-            data = json.loads((self.folder / INDEX_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = read_json(self.folder / INDEX_FILE, "prediction scores file")
+        except (OSError, DatasetError):
             return {}
         return {str(k): dict(v) for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
 

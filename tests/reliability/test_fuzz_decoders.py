@@ -31,7 +31,7 @@ from seg_desktop.core.errors import DatasetError
 from seg_desktop.core.imageio import image_size, open_image, read_image
 from seg_desktop.core.maskio import read_mask, read_raw_mask
 
-# ~2 ms of Hypothesis and ~6 ms of decoding per input on a slow shared core: about 30 s here, under 60 s on CI.
+# 5000 inputs: 11 s on an idle 2-core machine, 31 s while other suites shared its cores (budget: ~60 s).
 FUZZ_INPUTS = 5000
 # A mutated header may declare any size; under this cap the fuzz stays fast, above it the file is refused
 # (decoding a declared 16k x 16k image is tested, with memory budgets, in test_resource_failures.py).

@@ -29,6 +29,7 @@ from seg_desktop.core.classes import read_class_file
 from seg_desktop.core.dataset import open_dataset
 from seg_desktop.core.errors import DatasetError
 from seg_desktop.core.imageio import read_image
+from seg_desktop.core.predictions import PredictionCache
 from seg_desktop.core.project import load_project
 from seg_desktop.core.sample_data import make_sample_dataset
 from seg_desktop.ml.config_file import load_config
@@ -173,8 +174,18 @@ def _split_list(root, run):
     return " ".join(str(p) for p in ds.problems if p.path.name == "train.txt")
 
 
+def _prediction_cache(root, run):
+    cache = PredictionCache(root, run)
+    _fifo(cache.folder / "source.json")
+    _fifo(cache.folder / "index.json")
+    assert not cache.is_current() and cache.read_scores() == {}
+    assert cache.bind(run / "best.keras") is False and cache.is_current()  # a pipe is no stamp: rebuilt
+    return "named pipe"
+
+
 FIFO_READERS = {"project.json": _project, "run config.json": _config, "labelmap.txt": _class_file,
-                "image": _image, "runs list": _runs_list, "VOC split list": _split_list}
+                "image": _image, "runs list": _runs_list, "VOC split list": _split_list,
+                "prediction cache": _prediction_cache}
 
 
 @pytest.mark.parametrize("name", FIFO_READERS)
