@@ -35,7 +35,7 @@ def _append_log(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     old = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
     entry = f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{text}\n"
-    path.write_text((old + entry)[-_MAX_LOG_BYTES:], encoding="utf-8")
+    path.write_text((old + entry)[-_MAX_LOG_BYTES:], encoding="utf-8", errors="backslashreplace")
 
 
 class ExceptionHook(QObject):

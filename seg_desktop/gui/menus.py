@@ -5,6 +5,7 @@ Each action calls a method of the window or of its session; the shortcuts live h
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QStyle, QToolBar
+
+from ..core.paths import display_path
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -29,19 +32,41 @@ class RecentFolders:
         menu.aboutToShow.connect(self._fill)
 
     def folders(self) -> list[str]:
-        return [str(f) for f in self._settings.value(RECENT, [], type=list) if f]
+        return [_from_setting(str(f)) for f in self._settings.value(RECENT, [], type=list) if f]
 
     def remember(self, folder: Path) -> None:
         folders = [str(folder)] + [f for f in self.folders() if f != str(folder)]
-        self._settings.setValue(RECENT, folders[:MAX_RECENT])
+        self._settings.setValue(RECENT, [_to_setting(f) for f in folders[:MAX_RECENT]])
 
     def _fill(self) -> None:
         self._menu.clear()
         for folder in self.folders():
-            action = self._menu.addAction(folder)
+            action = self._menu.addAction(display_path(folder))
             action.triggered.connect(lambda _=False, f=folder: self._open(Path(f)))
         if self._menu.isEmpty():
             self._menu.addAction("(none)").setEnabled(False)
+
+
+_BYTES = "fs-bytes:"
+
+
+def _to_setting(folder: str) -> str:
+    """A folder name whose bytes are not UTF-8 (Python keeps them as surrogate escapes) does not survive a
+    QString, so it is stored as the hex of its bytes; every other name is stored as it reads."""
+    try:
+        folder.encode("utf-8")
+        return folder
+    except UnicodeEncodeError:
+        return _BYTES + os.fsencode(folder).hex()
+
+
+def _from_setting(value: str) -> str:
+    if value.startswith(_BYTES):
+        try:
+            return os.fsdecode(bytes.fromhex(value[len(_BYTES):]))
+        except ValueError:
+            return value
+    return value
 
 
 def _action(window: MainWindow, text: str, slot: Callable, shortcut: QKeySequence | str | None = None,

@@ -63,3 +63,19 @@ def test_an_edit_of_an_undecodable_name_is_saved_to_that_file(qtbot, window, ans
     assert (root / ".seg-desktop" / "originals" / "masks" / "caf\udce9.png").is_file()  # the original kept
     assert window.browser.model.rows[window.browser.model.row_of(key)].status == "edited"
     assert answers.errors == []
+
+
+def test_open_recent_reopens_a_folder_whose_name_is_not_utf8(qtbot, window, answers, tmp_path):
+    """A QString drops the undecodable byte, so the remembered folder must survive QSettings as bytes."""
+    root = _weird_folder(tmp_path)
+    window.open_folder(root)
+    qtbot.waitUntil(lambda: window.dataset is not None, timeout=10000)
+    assert window.recent.folders()[0] == str(root.resolve())
+    window.recent_menu.aboutToShow.emit()
+    [action] = [a for a in window.recent_menu.actions() if a.text() == display_path(root.resolve())]
+    window.open_folder(tmp_path)  # somewhere else first, then back through the menu
+    qtbot.waitUntil(lambda: window.dataset is not None and window.dataset.root == tmp_path.resolve(),
+                    timeout=10000)
+    action.trigger()
+    qtbot.waitUntil(lambda: window.dataset is not None and window.dataset.root == root.resolve(), timeout=10000)
+    assert answers.errors == []
