@@ -16,7 +16,7 @@ from pathlib import Path
 from .core.errors import DatasetError
 from .core.paths import display_path
 
-COMMANDS = ("gui", "sample", "train", "evaluate", "predict")
+COMMANDS = ("gui", "sample", "train", "evaluate", "predict", "export", "import", "export-masks")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--split", choices=("val", "test", "all"), default="val",
                    help="which labelled images to score (val = the run's own validation images)")
     e.add_argument("--json", action="store_true", help="print the scores as JSON")
-    e.add_argument("--tile", action="store_true", help="predict large images in overlapping full-resolution tiles")
+    e.add_argument("--tile", action="store_true", default=None,
+                   help="predict in overlapping full-resolution tiles (the default for runs trained on crops)")
 
     r = sub.add_parser("predict", help="write a run's predicted masks for every image of a folder")
     r.add_argument("run", type=Path, help="run folder made by `seg-desktop train`")
@@ -57,8 +58,40 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=("index", "color", "overlay"), default="index")
     r.add_argument("--probabilities", action="store_true",
                    help="also write <stem>_probs.npy (float16) and <stem>_entropy.png (uncertainty)")
-    r.add_argument("--tile", action="store_true", help="predict large images in overlapping full-resolution tiles")
+    r.add_argument("--tile", action="store_true", default=None,
+                   help="predict in overlapping full-resolution tiles (the default for runs trained on crops)")
+
+    x = sub.add_parser("export", help="export a run's model (Keras, SavedModel or ONNX) with model.json and "
+                                      "predict.py, checked against the Keras model first")
+    x.add_argument("run", type=Path, help="run folder made by `seg-desktop train`")
+    x.add_argument("--format", choices=("keras", "savedmodel", "onnx"), default="savedmodel",
+                   help="onnx needs `pip install 'seg-desktop[onnx]'`")
+    x.add_argument("--out", type=Path, required=True, help="new or empty folder for the exported model")
+    x.add_argument("--data", type=Path, help="images to check the export on (default: the run's dataset)")
+    _add_format_parsers(sub)
     return p
+
+
+def _add_format_parsers(sub: argparse._SubParsersAction) -> None:
+    """`import` and `export-masks`: masks in the formats of other tools (core/formats)."""
+    from .core.formats import FORMAT_NAMES
+
+    i = sub.add_parser("import", help="bring images and masks from another tool into seg-desktop's layout",
+                       epilog="Overlapping shapes: the later one in the file wins; pixels no shape covers are class "
+                              "0 (background). Every skipped file or shape is named, and then the exit code is 1.")
+    i.add_argument("src", type=Path, help="the folder (or COCO .json file) to import; it is only read")
+    i.add_argument("--format", choices=FORMAT_NAMES, required=True)
+    i.add_argument("--out", type=Path, required=True, help="new or empty folder for images/, masks/, classes.csv")
+    i.add_argument("--link", choices=("hard", "sym"), help="link the images instead of copying them")
+
+    m = sub.add_parser("export-masks", help="export a dataset's masks (or a run's predictions) in another tool's "
+                                            "format, checked by reading the export back")
+    m.add_argument("data", type=Path, help="dataset folder")
+    m.add_argument("--format", choices=FORMAT_NAMES, required=True)
+    m.add_argument("--out", type=Path, required=True, help="new or empty folder for the export")
+    m.add_argument("--run", type=Path, help="export this run's predictions of every image instead of the masks")
+    m.add_argument("--tile", action="store_true", default=None,
+                   help="with --run: predict in overlapping full-resolution tiles")
 
 
 def _add_train_parser(sub: argparse._SubParsersAction) -> None:
@@ -89,7 +122,8 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
         elif s.kind in ("int", "float"):
             options["type"] = int if s.kind == "int" else float
         elif s.kind == "size":
-            options.update(metavar="H[xW]", help=f"{s.help} (default {default[0]}x{default[1]})")
+            options.update(metavar="H[xW]", help=s.help if default is None else
+                           f"{s.help} (default {default[0]}x{default[1]})")
         elif s.kind == "path":
             options["type"] = Path
         if s.required_flag:
@@ -176,11 +210,15 @@ def _run_train(args: argparse.Namespace) -> int:
 
     class _Printer(TrainListener):
         def on_train_begin(self, info: dict) -> None:
-            self.epochs = info["epochs"]
+            self.epochs, self.chief = info["epochs"], info.get("chief", True)
             for problem in info.get("problems", []):
                 print(f"warning: {problem}", file=sys.stderr)
+            folder = info["run_dir"] if self.chief else "written by the chief"
             print(f"training {config.model} on {info['num_train']} images, validating on {info['num_val']}; "
-                  f"run folder {info['run_dir']}", flush=True)
+                  f"run folder {folder}", flush=True)
+            print(f"{info.get('strategy', 'training')}; {info['steps_per_epoch']} steps per epoch", flush=True)
+            if info.get("input"):
+                print(f"input: {info['input']}", flush=True)
 
         def on_epoch_end(self, record: EpochRecord) -> None:
             val = "" if record.val_loss is None else \
@@ -189,15 +227,16 @@ def _run_train(args: argparse.Namespace) -> int:
                   f"{val}  {record.seconds:.1f}s", flush=True)
 
     stop = threading.Event()
-    runner = training_runner(config)
+    runner, printer = training_runner(config), _Printer()
     try:
         with _ctrl_c_stops(stop, runner):
-            run = runner.run(_Printer(), stop)
+            run = runner.run(printer, stop)
     except (TrainingError, ValueError) as exc:
         print(f"seg-desktop: {exc}", file=sys.stderr)
         return 130 if stop.is_set() else 1
     best = "" if run.best_val_mean_iou is None else f" (best val mIoU {run.best_val_mean_iou:.3f})"
-    print(f"{'stopped' if run.stopped else 'finished'}{best}: {run.folder}")
+    folder = run.folder if getattr(printer, "chief", True) else "the chief wrote the run folder"
+    print(f"{'stopped' if run.stopped else 'finished'}{best}: {folder}")
     return 130 if run.stopped else 0
 
 
@@ -291,6 +330,73 @@ def _run_predict(args: argparse.Namespace) -> int:
     return _skipped(problems, f"the masks of the other {len(written)} images were written")
 
 
+def _run_export(args: argparse.Namespace) -> int:
+    """Export the run's model; success is printed only after the export was read back and matched the model."""
+    from .ml.export import check_format, export_model
+
+    check_format(args.format)  # a missing extra is said before seconds go into loading TensorFlow
+    _require_folder(args.run, "run folder made by `seg-desktop train`")
+    from .ml.quiet import start_tensorflow_quietly
+
+    start_tensorflow_quietly()
+    result = export_model(args.run, args.format, args.out, data=args.data)
+    print(f"exported the {args.format} model to {display_path(result.folder)} (with model.json and predict.py); "
+          f"checked against the Keras model: {result.parity}")
+    return 0
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    """Import SRC into OUT; each skipped file or shape is one warning line, and any makes the exit code 1."""
+    from .core.formats.transfer import import_masks
+
+    result = import_masks(args.src, args.format, args.out, link=args.link or "copy")
+    print(f"imported {result.images} images and {result.masks} masks with {len(result.classes.classes)} classes "
+          f"into {display_path(result.out)}")
+    for problem in result.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if result.problems:
+        print(f"seg-desktop: {len(result.problems)} file(s) or shape(s) were skipped (named above); fix them and "
+              "import again into a new folder to bring them too.", file=sys.stderr)
+    return 1 if result.problems else 0
+
+
+def _run_export_masks(args: argparse.Namespace) -> int:
+    """Export the ground truth (or `--run`'s predictions); success only when the export reads back the same."""
+    if args.run is not None:
+        run, dataset = _load(args)
+        from .ml.predict import predict_sample
+
+        samples, classes = dataset.samples, run.classes
+
+        def load(sample):
+            return predict_sample(run, dataset, sample, tile=args.tile, probabilities=False)[1].mask
+    else:
+        _require_folder(args.data, "dataset folder")
+        from .core.dataset import open_dataset
+
+        dataset = open_dataset(args.data)
+        samples, classes, load = dataset.labelled(), dataset.classes, dataset.read_mask
+    if not samples:
+        raise DatasetError(f"{args.data} has no {'images' if args.run else 'masks'} to export; pass a dataset "
+                           "folder with labelled images.", args.data)
+    from .core.formats.transfer import export_masks, planned_samples
+
+    items = [(p, lambda s=s: load(s)) for p, s in zip(planned_samples(samples), samples)]
+    result = export_masks(items, classes, args.format, args.out, dataset=dataset)
+    print(f"wrote {result.written} {args.format} masks to {display_path(result.out)}")
+    for difference in result.differences:
+        print(f"difference: {difference}", file=sys.stderr)
+    if result.differences:
+        print(f"seg-desktop: the export reads back differently in {len(result.differences)} place(s) (above); it "
+              "is not a faithful copy of the masks.", file=sys.stderr)
+        _skipped([str(p) for p in dataset.problems] + result.problems, "the others were exported")
+        return 1
+    check = ("pixel-exact" if result.worst_iou is None else
+             f"every class of every image within IoU {result.worst_iou:.4f}")
+    print(f"checked by reading it back: {check}")
+    return _skipped([str(p) for p in dataset.problems] + result.problems, "the others were exported")
+
+
 def _tolerant_output() -> None:
     """Print any file name: one that is not valid UTF-8 (or not in the terminal's encoding) is written with
     backslash escapes instead of raising UnicodeEncodeError halfway through a command. Messages name files
@@ -317,6 +423,12 @@ def main(argv: list[str] | None = None) -> int:
             return _run_evaluate(args)
         if args.command == "predict":
             return _run_predict(args)
+        if args.command == "export":
+            return _run_export(args)
+        if args.command == "import":
+            return _run_import(args)
+        if args.command == "export-masks":
+            return _run_export_masks(args)
         _parser().print_help()
         return 1
     except DatasetError as exc:

@@ -7,8 +7,9 @@ from pathlib import Path
 from seg_desktop.core.dataset import Dataset
 
 
-def make_untrained_run(folder: Path, data: Dataset, size: int = 32) -> Path:
-    """A real run folder: config.json from TrainConfig and an untrained 4-filter UNet saved as best.keras.
+def make_untrained_run(folder: Path, data: Dataset, size: int = 32, model: str = "unet") -> Path:
+    """A real run folder: config.json from TrainConfig and an untrained 4-filter model (UNet unless `model` says
+    "segnet") saved as best.keras.
 
     Untrained is enough wherever the test checks plumbing (shapes, files, scores agreeing), and it costs a second
     instead of a training run."""
@@ -17,10 +18,10 @@ def make_untrained_run(folder: Path, data: Dataset, size: int = 32) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     k = data.classes.num_classes
-    cfg = TrainConfig(data=str(data.root), model="unet", size=(size, size), base_filters=4, num_classes=k,
+    cfg = TrainConfig(data=str(data.root), model=model, size=(size, size), base_filters=4, num_classes=k,
                       class_names=data.classes.names, class_colors=[list(data.classes.color_of(i)) for i in range(k)])
     (folder / "config.json").write_text(cfg.to_json())
-    build_model("unet", k, (None, None, 3), base_filters=4).save(folder / "best.keras")
+    build_model(model, k, (None, None, 3), base_filters=4).save(folder / "best.keras")
     return folder
 
 

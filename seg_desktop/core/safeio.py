@@ -24,6 +24,7 @@ KINDS: dict[str, tuple[int, str]] = {
     "mask": (1024 * _MB, "mask"),
     "csv": (16 * _MB, "CSV or text"),
     "json": (64 * _MB, "JSON"),
+    "annotations": (2048 * _MB, "annotation JSON"),  # a COCO file of a large dataset (COCO's own: 450 MB)
 }
 # Our JSON files nest 3 levels (config: class_colors is a list of lists); 32 leaves room and stops a bracket bomb.
 MAX_JSON_DEPTH = 32
@@ -117,12 +118,12 @@ def read_text_capped(path: Path | str, kind: str) -> str:
         raise DatasetError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8.", path) from None
 
 
-def read_json(path: Path | str, what: str = "JSON file") -> object:
+def read_json(path: Path | str, what: str = "JSON file", kind: str = "json") -> object:
     """A capped regular JSON file parsed, nesting at most MAX_JSON_DEPTH deep; `what` names it in messages
-    ("run config"). Numbers too big for a float (1e400) parse as inf, as Python's json does: the loaders that own
+    ("run config"), `kind` is its size cap (see KINDS). Numbers too big for a float (1e400) parse as inf, as Python's json does: the loaders that own
     each field check it is finite."""
     path = Path(path)
-    text = read_text_capped(path, "json")
+    text = read_text_capped(path, kind)
     try:
         data = json.loads(text)
     except RecursionError:

@@ -317,6 +317,27 @@ class DatasetBrowser(QWidget):
         finally:
             self._silent = False
 
+    def step(self, offset: int) -> bool:
+        """Move `offset` rows down (negative: up) in the shown order, as PgDn/PgUp do from any widget."""
+        count = self.proxy.rowCount()
+        if not count:
+            return False
+        row = self.view.currentIndex().row() if self.view.currentIndex().isValid() else -1
+        return self._select_row(min(max(0, row + offset), count - 1))
+
+    def step_to_end(self, first: bool) -> bool:
+        """The first (Home) or last (End) image in the shown order."""
+        count = self.proxy.rowCount()
+        return count > 0 and self._select_row(0 if first else count - 1)
+
+    def _select_row(self, row: int) -> bool:
+        idx = self.proxy.index(row, 0)
+        if idx.row() == self.view.currentIndex().row():
+            return False
+        self.view.setCurrentIndex(idx)
+        self.view.scrollTo(idx)
+        return True
+
     def worst_iou_first(self) -> None:
         self.view.sortByColumn(COL_IOU, Qt.SortOrder.AscendingOrder)
 

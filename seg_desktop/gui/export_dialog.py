@@ -64,7 +64,7 @@ def copy_model(run_folder: Path, dest: Path) -> Path:
 class ExportDialog(QDialog):
     """Choose run, format, images, output folder and probabilities; export with progress; or export the model.
 
-    `runs` are run folders (newest first, e.g. from `ml.runs.list_runs`); `selected` are the browser's selected
+    `runs` are run folders, the default first (the window passes the best first); `selected` are the browser's selected
     keys. Choices are remembered in QSettings (group "export").
     """
 
@@ -99,7 +99,7 @@ class ExportDialog(QDialog):
         self.all_radio = QRadioButton(f"All images ({len(dataset.samples)})")
         self.selected_radio = QRadioButton(f"Selected images ({len(self.selected)})")
         self.selected_radio.setEnabled(bool(self.selected))
-        (self.selected_radio if self.selected else self.all_radio).setChecked(True)
+        self.all_radio.setChecked(True)  # the whole folder is what an export is usually for
         scope = QVBoxLayout()
         scope.addWidget(self.all_radio)
         scope.addWidget(self.selected_radio)

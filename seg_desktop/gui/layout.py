@@ -1,14 +1,15 @@
 """Where the main window's docks go: the browser, predictions and tool options on the left, classes and training
 tabbed on the right, problems below; on first start the window takes most of the screen (a saved layout
-replaces all of this), and the training dock widens once, the first time it shows."""
+replaces all of this, but only when it fits the screen it opens on), and the training dock widens once, the first
+time it shows. Every dock's panel sits in a scroll area, so at 1024x700 nothing is cut without a way to see it."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QWidget
+from PySide6.QtWidgets import QDockWidget, QListWidget, QMainWindow, QScrollArea, QWidget
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -36,15 +37,19 @@ def add_docks(w: MainWindow) -> None:
     left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
                            Qt.DockWidgetArea.BottomDockWidgetArea)
     w.browser_dock = _dock(w, "Images", "browserDock", w.browser, left)
-    w.palette_dock = _dock(w, "Classes", "classesDock", w.palette, right)
+    w.palette_dock = _dock(w, "Classes", "classesDock", w.palette, left)
     w.problems_dock = _dock(w, "Problems", "problemsDock", w.problems, bottom)
     w.problems_dock.hide()
     w.training_dock = _dock(w, "Training", "trainingDock", _scrollable(w.training), right)
-    w.tabifyDockWidget(w.palette_dock, w.training_dock)
-    w.palette_dock.raise_()
-    w.prediction_dock = _dock(w, "Predictions", "predictionDock", w.prediction, left)
+    w.prediction_dock = _dock(w, "Predictions", "predictionDock", _scrollable(w.prediction), left)
+    w.review_dock = _dock(w, "Review regions", "reviewDock", w.review, left)
+    w.tabifyDockWidget(w.prediction_dock, w.review_dock)
+    w.prediction_dock.raise_()
     # tool options under the browser, so the right column's full height is the training panel's curves
-    w.tools_dock = _dock(w, "Tool options", "toolOptionsDock", w.tool_options, left)
+    w.tools_dock = _dock(w, "Tool options", "toolOptionsDock", _scrollable(w.tool_options), left)
+    # the classes stay beside the image list while the Training dock is up (they used to hide behind its tab)
+    w.tabifyDockWidget(w.tools_dock, w.palette_dock)
+    w.palette_dock.raise_()
 
 
 def first_layout(w: MainWindow) -> None:
@@ -55,8 +60,9 @@ def first_layout(w: MainWindow) -> None:
         w.resize(max(min(1800, room.width() * 9 // 10), 1024), max(min(1100, room.height() * 9 // 10), 700))
     else:
         w.resize(1280, 800)
-    w.resizeDocks([w.browser_dock, w.palette_dock], [400, 300], Qt.Orientation.Horizontal)
-    w.resizeDocks([w.browser_dock, w.prediction_dock, w.tools_dock], [520, 200, 170], Qt.Orientation.Vertical)
+    w.resizeDocks([w.browser_dock, w.training_dock], [min(400, w.width() // 4), min(520, w.width() // 3)],
+                  Qt.Orientation.Horizontal)
+    w.resizeDocks([w.browser_dock, w.prediction_dock, w.tools_dock], [520, 150, 200], Qt.Orientation.Vertical)
     widened = []
 
     def widen_for_training(visible: bool) -> None:
@@ -65,7 +71,27 @@ def first_layout(w: MainWindow) -> None:
         if not visible or widened:
             return
         widened.append(True)
-        if w.training_dock.width() < 560:
-            w.resizeDocks([w.training_dock], [min(600, w.width() * 2 // 5)], Qt.Orientation.Horizontal)
+        if w.training_dock.width() < 480:
+            w.resizeDocks([w.training_dock], [min(520, w.width() // 3)], Qt.Orientation.Horizontal)
 
     w.training_dock.visibilityChanged.connect(widen_for_training)
+
+
+def restore_layout(w: MainWindow, settings: QSettings) -> None:
+    """The saved geometry and docks, but only when the saved window fits the screen it would open on: a layout
+    saved on a large monitor (or a maximised window) must not open cut off on a laptop."""
+    geometry = settings.value("window/geometry", b"")
+    if not geometry or not w.restoreGeometry(geometry):
+        return
+    screen = QGuiApplication.screenAt(w.geometry().center()) or QGuiApplication.primaryScreen()
+    if screen is not None and not screen.availableGeometry().adjusted(-8, -8, 8, 8).contains(w.frameGeometry()):
+        first_layout(w)
+        return
+    w.restoreState(settings.value("window/state", b""))
+
+
+def fit_problems(view: QListWidget) -> None:
+    """The Problems dock as tall as its lines (up to six), not a fixed 200 px for one line."""
+    rows = min(6, view.count())
+    height = sum(view.sizeHintForRow(r) for r in range(rows)) or view.fontMetrics().height()
+    view.setMaximumHeight(height + 2 * view.frameWidth() + 8)

@@ -27,19 +27,14 @@ from .editor.palette import ClassPalette
 from .editor.tool_options import ToolOptions
 from .export_dialog import ExportDialog
 from .health import HealthDialog
-from .layout import add_docks, first_layout
+from .layout import add_docks, first_layout, fit_problems, restore_layout
 from .menus import ASK_BEFORE_SWITCH, RecentFolders, build_menus
 from .prediction import PredictionPanel
+from .review import ReviewPanel
+from .run_choice import ask_replace, replaces_without_asking, trained_runs
 from .session import AnnotationSession
 from .training import TrainingPanel
 from .workers import run_in_thread
-
-def trained_runs(root: Path) -> list[Path]:
-    """The folder's runs that have a model to predict with, newest first (the newest is Predict all's default)."""
-    from ..ml.runs import list_runs
-
-    return [r.folder for r in list_runs(root) if r.has_best]
-
 
 class MainWindow(QMainWindow):
     """See the module docstring."""
@@ -69,6 +64,7 @@ class MainWindow(QMainWindow):
         self.tool_options.attach(self.editor)
         self.training = TrainingPanel(self)
         self.prediction = PredictionPanel(self)
+        self.review = ReviewPanel(self.session, self.editor, self.browser.select_key, self)
         add_docks(self)
         self.summary = QLabel("No folder open")
         self.statusBar().addPermanentWidget(self.summary)
@@ -77,8 +73,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.setAcceptDrops(True)
         first_layout(self)
-        self.restoreGeometry(self.settings.value("window/geometry", b""))
-        self.restoreState(self.settings.value("window/state", b""))
+        restore_layout(self, self.settings)
         self._update_title()
 
     def _connect(self) -> None:
@@ -104,6 +99,9 @@ class MainWindow(QMainWindow):
         self.prediction.keyActivated.connect(self.browser.select_key)
         self.prediction.predicted.connect(self._on_predicted)
         self.prediction.failed.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        # after Predict all (and when a run's cached predictions are shown), rank the regions to review
+        self.prediction.runningChanged.connect(
+            lambda running: running or self.review.rank(self.dataset, self.prediction.cache))
 
     @property
     def dataset(self) -> Dataset | None:
@@ -116,6 +114,20 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Open dataset folder", start)
         if folder:
             self.open_folder(Path(folder))
+
+    def choose_run(self) -> None:
+        """File ▸ Open run…: pick any run folder (another dataset's, a cluster's output on a mounted share)."""
+        start = self.prediction.run_folder or (self.dataset.root if self.dataset else Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Open run folder", str(start))
+        if folder:
+            self.open_run(Path(folder))
+
+    def open_run(self, folder: Path | str) -> bool:
+        """Follow the run in `folder` live in the training panel; selected there, it predicts on the open folder.
+        False (the panel says why in one sentence) when the folder holds no run."""
+        self.training_dock.show()
+        self.training_dock.raise_()
+        return self.training.open_run(folder)
 
     def open_sample(self) -> None:
         """The built-in sample dataset (generated once into the user cache on a worker)."""
@@ -155,6 +167,7 @@ class MainWindow(QMainWindow):
         self.problems.addItems(lines)
         self.problems_dock.setWindowTitle(f"Problems ({len(lines)})")
         self.problems_dock.setVisible(bool(lines))
+        fit_problems(self.problems)
         labelled = sum(1 for s in dataset.samples if s.labelled)
         self.summary.setText(f"{dataset.layout} · {len(dataset.samples)} images · {labelled} labelled · "
                              f"{len(dataset.samples) - labelled} unlabelled · {len(lines)} problem(s) · "
@@ -208,9 +221,10 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ training and prediction
 
     def train(self) -> None:
+        """Ctrl+T shows the training form (settings, estimated time per epoch); its Train button starts."""
         self.training_dock.show()
         self.training_dock.raise_()
-        self.training.start_training()
+        self.training.focus_form()
 
     def _use_run(self, run_folder: Path | str | None) -> None:
         """Predict with `run_folder` from now on (cached predictions of it show at once)."""
@@ -218,8 +232,13 @@ class MainWindow(QMainWindow):
         self._on_sample_shown(self.session.current_key())
 
     def _on_run_finished(self, run_folder: str) -> None:
-        """A finished run predicts every image at once, so the browser can sort worst-first for correcting."""
+        """A finished run predicts every image at once, so the browser can sort worst-first for correcting; a
+        stopped or worse one asks before it replaces a better run's predictions."""
         if self._closing:  # a run stopped by closing reports after the window has gone: start nothing new
+            return
+        current = self.prediction.run_folder
+        if not replaces_without_asking(current, run_folder) and not ask_replace(self, current, run_folder):
+            self.statusBar().showMessage(f"Predictions stay those of {Path(current).name}.", 8000)
             return
         self._use_run(run_folder)
         self.prediction.predict_all()

@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QStyle, QToolBar
 
 from ..core.paths import display_path
+from .shortcuts import CheatSheet, ClassPicker, KeyRouter
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -86,6 +87,7 @@ def build_menus(w: MainWindow) -> None:
     session = w.session
     w.open_action = _action(w, "&Open folder…", w.choose_folder, QKeySequence.StandardKey.Open, sp.SP_DirOpenIcon)
     w.sample_action = _action(w, "Open &sample dataset", w.open_sample)
+    w.open_run_action = _action(w, "Open r&un…", w.choose_run)
     w.save_action = _action(w, "&Save mask", session.save_current, QKeySequence.StandardKey.Save,
                             sp.SP_DialogSaveButton)
     w.save_all_action = _action(w, "Save &all masks", session.save_all, "Ctrl+Shift+S")
@@ -102,12 +104,13 @@ def build_menus(w: MainWindow) -> None:
     menu.addAction(w.open_action)
     w.recent_menu = menu.addMenu("Open &recent")
     menu.addAction(w.sample_action)
+    menu.addAction(w.open_run_action)
     menu.addSeparator()
     menu.addActions([w.save_action, w.save_all_action])
     menu.addSeparator()
     menu.addAction(w.quit_action)
 
-    menu = w.menuBar().addMenu("&Edit")
+    menu = w.edit_menu = w.menuBar().addMenu("&Edit")
     menu.addActions([ea.undo, ea.redo])
     menu.addSeparator()
     menu.addAction(w.classes_action)
@@ -141,6 +144,12 @@ def build_menus(w: MainWindow) -> None:
     for dock in (w.browser_dock, w.palette_dock, w.tools_dock, w.training_dock, w.prediction_dock, w.problems_dock):
         menu.addAction(dock.toggleViewAction())
 
+    _add_keyboard_actions(w)
+    menu = w.menuBar().addMenu("&Help")
+    w.shortcuts_action = _action(w, "&Keyboard shortcuts", lambda: CheatSheet(all_actions(w), w).exec(), "?")
+    menu.addAction(w.shortcuts_action)
+    w.key_router = KeyRouter(w, w.editor)
+
     bar = QToolBar("Main", w)
     bar.setObjectName("mainToolBar")
     bar.addActions([w.open_action, w.save_action])
@@ -152,3 +161,45 @@ def build_menus(w: MainWindow) -> None:
     bar.addActions([w.train_action, w.predict_action])
     w.addToolBar(bar)
     w.toolbar = bar
+
+
+def _add_keyboard_actions(w: MainWindow) -> None:
+    """Actions that live on the keyboard (and in Go / Edit menus): moving between images from any widget,
+    classes 1-9 by digit and any class through the quick picker."""
+    b = w.browser
+    menu = w.menuBar().addMenu("&Go")
+    w.next_image_action = _action(w, "&Next image", lambda: b.step(1), "PgDown")
+    w.previous_image_action = _action(w, "&Previous image", lambda: b.step(-1), "PgUp")
+    w.first_image_action = _action(w, "&First image", lambda: b.step_to_end(first=True), "Home")
+    w.last_image_action = _action(w, "&Last image", lambda: b.step_to_end(first=False), "End")
+    menu.addActions([w.next_image_action, w.previous_image_action, w.first_image_action, w.last_image_action])
+    menu.addSeparator()
+    menu.addAction(w.label_next_action)
+
+    def choose_row(row: int) -> None:
+        classes = w.editor.classes().classes
+        if row < len(classes):
+            w.editor.set_current_class(classes[row].index)
+
+    w.edit_menu.addSeparator()
+    w.pick_class_action = _action(w, "Pick &class…", lambda: ClassPicker(w.editor.classes(),
+                                                                      w.editor.set_current_class, w).exec(), "Ctrl+K")
+    w.edit_menu.addAction(w.pick_class_action)
+    w.class_actions = [_action(w, f"Class {n} in the list", lambda _=False, r=n - 1: choose_row(r), str(n))
+                       for n in range(1, 10)]
+    w.addActions(w.class_actions)  # window-wide, not listed in a menu (the Classes dock numbers its rows)
+
+
+def all_actions(w: MainWindow) -> list[QAction]:
+    """Every action of the window in menu order, then those only on the keyboard: what the cheat sheet lists."""
+    found: list[QAction] = []
+
+    def walk(actions: list[QAction]) -> None:
+        for action in actions:
+            if action.menu() is not None:
+                walk(action.menu().actions())
+            elif not action.isSeparator() and action not in found:  # Label next is in two menus
+                found.append(action)
+
+    walk(w.menuBar().actions())
+    return found + list(w.class_actions) + [a for a in w.editor_actions.actions() if a not in found]

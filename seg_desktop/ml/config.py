@@ -71,6 +71,8 @@ class Setting:
         if self.kind == "choice":
             return None if value in self.values else f"{name} must be one of {', '.join(self.values)}, not {value!r}."
         if self.kind == "size":
+            if value is None:  # an optional size (crop) not given
+                return None
             if self.low is not None and min(value) < self.low:
                 side = int(self.low)
                 return f"{name} {value[0]}x{value[1]} is too small; use at least {side}x{side}."
@@ -95,6 +97,7 @@ def _setting(default: Any, **meta: Any) -> Any:
 MODEL_CHOICES = (("unet", "UNet"), ("segnet", "SegNet"))
 LOSS_CHOICES = (("ce", "Cross-entropy"), ("dice", "Dice"), ("ce+dice", "Cross-entropy + Dice"))
 WEIGHT_CHOICES = (("none", "None"), ("median", "Median frequency"))
+SCALE_CHOICES = (("auto", "Auto"), ("resize", "Resize whole images"), ("crop", "Full-resolution crops"))
 STRATEGY_CHOICES = (("auto", "Auto"), ("mirrored", "Mirrored (all local GPUs)"), ("multiworker", "Multi-worker"))
 MODELS = tuple(v for v, _ in MODEL_CHOICES)
 LOSSES = tuple(v for v, _ in LOSS_CHOICES)
@@ -132,6 +135,26 @@ class TrainConfig:
                                 help="validation fraction when the layout defines no split")
     augment: bool = _setting(True, label="Augmentation", kind="bool", flag="--no-augment",
                              help="random flips, rotation, zoom and brightness")
+    # How images become model input (ml/data.py, "Scale"); a run records the resolved scale, never "auto".
+    scale: str = _setting("auto", label="Scale", kind="choice", choices=SCALE_CHOICES, flag="--scale",
+                          help="resize whole images to the training size, or train on random crops of the "
+                               "full-resolution images and predict in overlapping windows (auto: crops when "
+                               "images are at least twice the training size)")
+    crop: tuple[int, int] | None = _setting(None, label="Crop", kind="size", low=16, flag="--crop",
+                                            help="crop window in full-resolution pixels for the crop scale, N or "
+                                                 "HxW (default: the training size, i.e. the images' own "
+                                                 "resolution; a larger window is resized to the training size)")
+    crop_jitter: float = _setting(0.0, label="Scale jitter", kind="float", low=0, high=1, decimals=2, step=0.05,
+                                  flag="--scale-jitter", form=False,
+                                  help="crop scale only: each crop covers the window times a random factor in "
+                                       "[1/(1+j), 1+j] (0: off)")
+    data_memory: float = _setting(0.25, label="Data memory", kind="float", low=0, open_low=True, high=1,
+                                  decimals=3, flag="--data-memory", form=False,
+                                  help="the most memory the decoded training images may take, as a fraction of "
+                                       "RAM; beyond it they are streamed from disk")
+    disk_cache: bool = _setting(False, label="Disk cache", kind="bool", flag="--disk-cache", form=False,
+                                help="when streaming, keep the decoded images under DATA/.seg-desktop/cache/ so "
+                                     "later epochs and runs skip decoding")
     resume: str | None = _setting(None, label="A previous run", kind="path", flag="--resume", form=False,
                                   help="run folder to continue or fine-tune from")
     encoder_weights: str | None = _setting(None, label="Encoder weights file", kind="path", form=False,
@@ -175,6 +198,8 @@ class TrainConfig:
             if value is None:
                 continue
             kind = setting_of(name).kind
+            if kind == "size" and value == "" and TrainConfig.__dataclass_fields__[name].default is None:
+                continue  # an optional size left empty keeps its default
             given[name] = parse_size(value) if kind == "size" and isinstance(value, str) else \
                 str(value) if kind == "path" else value
         return cls(data=str(data), **given)

@@ -70,6 +70,8 @@ def _value(f: Field, value: Any) -> Any:
     elif kind in ("int", "float"):
         value = _number(value, kind, 0 if kind == "int" else None, _MAX_INT if kind == "int" else None)
     elif kind == "size":
+        if value is None and f.default is None:  # an optional size (crop) not given
+            return None
         if not isinstance(value, list) or len(value) != 2:
             raise _Bad("it must be [height, width]")
         value = tuple(_number(v, "int", 1, _MAX_SIDE) for v in value)

@@ -80,6 +80,12 @@ class SegmentationLoss(keras.losses.Loss):
             loss += masked_cross_entropy(y_true, y_pred, self._weights)
         if self.kind in ("dice", "ce+dice"):
             loss += soft_dice_loss(y_true, y_pred)
+        # Under a tf.distribute strategy each replica's gradients are summed, so a replica's loss must be its
+        # share of the global mean. Keras scales only the losses it reduces itself; this one is a scalar already
+        # (measured: without this, two workers logged and stepped on twice the loss of one).
+        replica = tf.distribute.get_replica_context()
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            loss = loss / float(replica.num_replicas_in_sync)
         return loss
 
     def get_config(self) -> dict:

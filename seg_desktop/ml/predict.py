@@ -1,9 +1,10 @@
 """Use a finished run: load its model, predict masks with probabilities and uncertainty, score, export.
 
-Predictions are made the way the model was trained — the image resized to the run's training size — and the
-class probabilities are resized back to the image's own size before the argmax, so masks keep smooth borders.
-Images much larger than the training size can instead be predicted in overlapping tiles at full resolution
-(`tile=True`), which suits models trained on crops of large scenes.
+Predictions are made the way the model was trained, as the run's config.json records it (`scale`): a model
+trained on whole resized images sees the image resized to the training size, and its class probabilities are
+resized back to the image's own size before the argmax, so masks keep smooth borders; a model trained on
+full-resolution crops (scale "crop") sees overlapping windows of its crop size slid over the full-resolution image,
+blended with a taper (`tile=True`, the default for such runs; callers pass `tile` only to override the run).
 
 An image whose float32 probabilities would exceed the memory budget (`memory_budget`, 1 GiB unless
 SEG_DESKTOP_PREDICT_MEMORY_MB says otherwise) is predicted block by block either way, keeping only its mask, its
@@ -41,7 +42,7 @@ from ..core.resources import out_of_memory, write_failure  # noqa: E402
 from ..core.writeguard import claim_output, unique_names  # noqa: E402
 from .config import TrainConfig  # noqa: E402
 from .config_file import load_config  # noqa: E402
-from .preprocess import prepare_image  # noqa: E402
+from .preprocess import prepare_image, tile_starts  # noqa: E402
 
 MODEL_FILES = ("best.keras", "last.keras")
 EXPORT_FORMATS = ("index", "color", "overlay")
@@ -88,14 +89,27 @@ class LoadedRun:
     def num_classes(self) -> int:
         return int(self.model.output_shape[-1])
 
-    def predict(self, image: np.ndarray, tile: bool = False, probabilities: bool = True) -> Prediction:
-        """Class probabilities for one uint8 RGB image, at the image's own size.
+    @property
+    def tiles(self) -> bool:
+        """Whether the run predicts in full-resolution windows by default: it was trained on crops."""
+        return self.config.scale == "crop"
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """The full-resolution window one tile covers: the crop size of a crop-trained run, else the training
+        size."""
+        return tuple(self.config.crop or self.config.size) if self.tiles else tuple(self.config.size)
+
+    def predict(self, image: np.ndarray, tile: bool | None = None, probabilities: bool = True) -> Prediction:
+        """Class probabilities for one uint8 RGB image, at the image's own size; `tile` None: as the run was
+        trained (`tiles`).
 
         An image whose float32 probabilities exceed `memory_budget()` is predicted in blocks (same result, up to
         rounding); its `probs` are then float16 if `probabilities` is asked for and they fit the budget, else None.
         Raises MemoryError (also for TensorFlow's) when even that does not fit."""
         h, w = image.shape[:2]
         k, budget = self.num_classes, memory_budget()
+        tile = self.tiles if tile is None else tile
         if h * w * k * 4 <= budget:
             return _prediction(self._tiled(image) if tile else self._resized(image))
         return self._in_blocks(image, tile, budget, keep_probs=probabilities and h * w * k * 2 <= budget)
@@ -106,7 +120,7 @@ class LoadedRun:
         h, w = image.shape[:2]
         k = self.num_classes
         side = max(64, math.isqrt(budget // (k * 4 * _WORKING_COPIES)))
-        th, tw = self.config.size
+        th, tw = self.window
         bh, bw = (max(side, th), max(side, tw)) if tile else (side, side)  # a tile block holds one window at least
         low = None if tile else self._low_res(image)
         mask = np.empty((h, w), np.uint8)
@@ -142,41 +156,36 @@ class LoadedRun:
         return probs
 
     def _tiled(self, image: np.ndarray, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
-        """Overlapping windows of the training size over the full-resolution image, averaged with a taper so
+        """Overlapping windows (`window`) over the full-resolution image, each resized to the training size when
+        it differs (a crop-trained run with a larger crop) and its probabilities back, averaged with a taper so
         tile borders (where the model sees least context) count least.
 
         With `region` (y0, y1, x0, x1), only the windows overlapping it are run and only its probabilities are
         returned, equal to that part of the whole image's."""
         h, w = image.shape[:2]
         y0, y1, x0, x1 = region or (0, h, 0, w)
-        th, tw = self.config.size
+        th, tw = self.window
         ph, pw = max(h, th), max(w, tw)
         padded = image if (ph, pw) == (h, w) else cv2.copyMakeBorder(image, 0, ph - h, 0, pw - w,
                                                                      cv2.BORDER_REFLECT_101)
         acc = np.zeros((y1 - y0, x1 - x0, self.num_classes), np.float32)
         weight = np.zeros((y1 - y0, x1 - x0, 1), np.float32)
         taper = np.outer(np.hanning(th + 2)[1:-1], np.hanning(tw + 2)[1:-1]).astype(np.float32)[..., None] + 1e-3
-        corners = [(y, x) for y in _starts(ph, th) if y < y1 and y + th > y0
-                   for x in _starts(pw, tw) if x < x1 and x + tw > x0]
+        corners = [(y, x) for y in tile_starts(ph, th) if y < y1 and y + th > y0
+                   for x in tile_starts(pw, tw) if x < x1 and x + tw > x0]
         batch = max(1, self.config.batch)  # the model ran batches this size in training, so they fit
         for i in range(0, len(corners), batch):
             chunk = corners[i:i + batch]
-            windows = np.stack([prepare_image(padded[y:y + th, x:x + tw], (th, tw)) for y, x in chunk])
+            windows = np.stack([prepare_image(padded[y:y + th, x:x + tw], self.config.size) for y, x in chunk])
             for (y, x), probs in zip(chunk, self._forward(windows)):
+                if probs.shape[:2] != (th, tw):
+                    probs = _resize_probs(probs, th, tw)
                 a, b, c, d = max(y, y0), min(y + th, y1), max(x, x0), min(x + tw, x1)  # window ∩ region
                 part = (slice(a - y, b - y), slice(c - x, d - x))
                 acc[a - y0:b - y0, c - x0:d - x0] += probs[part] * taper[part]
                 weight[a - y0:b - y0, c - x0:d - x0] += taper[part]
         acc /= weight
         return acc
-
-
-def _starts(total: int, window: int, overlap: float = 0.25) -> list[int]:
-    if total <= window:
-        return [0]
-    stride = max(1, int(window * (1 - overlap)))
-    starts = list(range(0, total - window, stride)) + [total - window]
-    return sorted(set(starts))
 
 
 def _resize_probs(probs: np.ndarray, h: int, w: int,
@@ -279,7 +288,7 @@ def check_classes(run: LoadedRun, dataset: Dataset) -> None:
             f"{dataset.classes.num_classes}; use a run trained on this dataset, or retrain.", run.model_file)
 
 
-def predict_sample(run: LoadedRun, dataset: Dataset, sample: Sample, tile: bool = False,
+def predict_sample(run: LoadedRun, dataset: Dataset, sample: Sample, tile: bool | None = None,
                    probabilities: bool = True) -> tuple[np.ndarray, Prediction]:
     """The image and its prediction; running out of memory on this image is a DatasetError naming it, like a
     bad file, so the caller skips it and goes on with the others."""
@@ -295,7 +304,7 @@ def predict_sample(run: LoadedRun, dataset: Dataset, sample: Sample, tile: bool 
 
 
 def evaluate_dataset(run: LoadedRun, dataset: Dataset, samples: Sequence[Sample],
-                     progress: Progress | None = None, stop=None, tile: bool = False) -> dict:
+                     progress: Progress | None = None, stop=None, tile: bool | None = None) -> dict:
     """Whole-set scores from one summed confusion matrix, plus per-image scores and uncertainty.
 
     Samples whose files turn out bad are skipped and listed under "problems" so one broken mask does not hide
@@ -388,7 +397,7 @@ def _output_names(samples: Sequence[Sample], probabilities: bool = False) -> lis
 
 def export_predictions(run: LoadedRun, dataset: Dataset, samples: Sequence[Sample], out_dir: Path | str,
                        fmt: str = "index", probabilities: bool = False, progress: Progress | None = None,
-                       stop=None, tile: bool = False, problems: list[str] | None = None) -> list[Path]:
+                       stop=None, tile: bool | None = None, problems: list[str] | None = None) -> list[Path]:
     """One PNG per image named by the image's stem (same size as the image); with `probabilities`, also
     `<stem>_probs.npy` (float16 H x W x K) and `<stem>_entropy.png` (0 = certain, 255 = uniform).
 

@@ -30,3 +30,12 @@ def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def prepare_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Model input: resized to the training size, float32 in [0, 1]."""
     return resize_image(image, size).astype(np.float32) * (1.0 / 255.0)
+
+
+def tile_starts(total: int, window: int, overlap: float = 0.25) -> list[int]:
+    """Start offsets of windows of `window` pixels covering `total` with at least `overlap` (a fraction) between
+    neighbours, the last one ending at the edge; shared by tiled prediction and crop-mode validation."""
+    if total <= window:
+        return [0]
+    stride = max(1, int(window * (1 - overlap)))
+    return sorted(set(range(0, total - window, stride)) | {total - window})

@@ -91,11 +91,14 @@ def _child_main(func: Callable[..., Any], args: tuple, conn: Connection, stop: A
 
 
 def train_entry(config: TrainConfig, listener: Any, stop: Any) -> RunSummary:
-    """What the training child runs: `train()` under the memory cap of MEMORY_LIMIT_ENV, a RunSummary back."""
-    from .quiet import start_tensorflow_quietly
+    """What the training child runs: `train()` under the memory cap of MEMORY_LIMIT_ENV, a RunSummary back.
 
-    start_tensorflow_quietly()  # a terminal the GUI or CLI runs in gets no native start-up lines
-    from .train import train  # TensorFlow is imported here, in the child only
+    The strategy comes first: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op in the
+    process (see ml/distribute.py); a terminal the GUI or CLI runs in gets no native start-up lines."""
+    from .distribute import start_strategy  # TensorFlow is imported here, in the child only
+
+    start_strategy(config.strategy)
+    from .train import train
 
     cap_memory()
     return _summary(train(config, listener=listener, stop=stop))

@@ -1,7 +1,8 @@
 """The training engine: `train(config, listener, stop) -> Run`, the one code path behind the GUI, the CLI and tests.
 
-It opens the dataset, decodes the labelled images once into memory, builds (or resumes) a UNet/SegNet inside the
-chosen tf.distribute strategy and runs `model.fit` on an in-memory tf.data pipeline. Keras callbacks do the
+It opens the dataset, prepares its inputs (ml/data.py: the scale, whole images or full-resolution crops, and the
+labelled images decoded into memory or streamed from disk when they would not fit), builds (or resumes) a
+UNet/SegNet inside the chosen tf.distribute strategy and runs `model.fit` on a tf.data pipeline. Keras callbacks do the
 rest: report each batch and honour the stop flag within one batch, score the epoch's training batches and the
 validation split with `core.metrics` (one IoU definition: the numbers the GUI and metrics.json show), append an
 EpochRecord to history.csv, keep `last.keras` and `best.keras` (by validation mean IoU), stop early and lower the
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
@@ -27,16 +29,18 @@ import tensorflow as tf  # noqa: E402
 from ..core.atomic import atomic_write_text, fsync_dir  # noqa: E402
 from ..core.dataset import Dataset, open_dataset  # noqa: E402
 from ..core.errors import DatasetError  # noqa: E402
+from ..core.metrics import confusion_matrix, scores  # noqa: E402
 from ..core.project import load_project  # noqa: E402
 from ..core.writeguard import claim_run_folder, release_run_folder  # noqa: E402
 from . import models  # noqa: E402
 from .config import TrainConfig, architecture_fields  # noqa: E402
 from .config_file import load_config  # noqa: E402
-from .data import Arrays, load_arrays, model_inputs, split_samples, steps_per_epoch, train_dataset  # noqa: E402
-from .distribute import is_chief, select_strategy  # noqa: E402
+from .data import Inputs, Stream, prepare_inputs, split_samples, steps_per_epoch, train_dataset  # noqa: E402
+from .data import validation_batches  # noqa: E402
+from .distribute import describe, fit_across_workers, is_chief, select_strategy  # noqa: E402
 from .errors import TrainingError, user_message  # noqa: E402
 from .listener import EpochRecord, TrainListener  # noqa: E402
-from .losses import SegmentationLoss, class_weights_from_masks, training_mean_iou, validation_scores  # noqa: E402
+from .losses import SegmentationLoss, class_weights_from_masks, training_mean_iou  # noqa: E402
 from .runs import (append_history, best_val_mean_iou, new_run_dir, read_history, runs_dir,  # noqa: E402
                    write_history)
 
@@ -75,9 +79,10 @@ def train(config: TrainConfig, listener: TrainListener | None = None, stop=None)
     message of any failure just before it is raised."""
     listener = listener or TrainListener()
     unstarted: list[tuple[Path, bool]] = []  # run folders claimed for a run that has not reached fit() yet
+    scratch: list[Path] = []  # a multi-worker run's non-chief copy, removed whatever happens
     try:
         try:
-            return _train(config, listener, stop, unstarted)
+            return _train(config, listener, stop, unstarted, scratch)
         except (tf.errors.ResourceExhaustedError, tf.errors.InvalidArgumentError, MemoryError) as exc:
             if not _out_of_memory(exc):
                 raise
@@ -90,6 +95,9 @@ def train(config: TrainConfig, listener: TrainListener | None = None, stop=None)
             release_run_folder(folder, created)
         listener.on_error(user_message(exc))
         raise
+    finally:
+        for folder in scratch:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _out_of_memory(exc: Exception) -> bool:
@@ -99,22 +107,34 @@ def _out_of_memory(exc: Exception) -> bool:
     return not isinstance(exc, tf.errors.InvalidArgumentError) or "Cannot parse tensor from proto" in str(exc)
 
 
-def _train(config: TrainConfig, listener: TrainListener, stop, unstarted: list[tuple[Path, bool]]) -> Run:
+def _train(config: TrainConfig, listener: TrainListener, stop, unstarted: list[tuple[Path, bool]],
+           scratch: list[Path]) -> Run:
     config.validate()
+    # First of all: a multi-worker strategy can only be created before TensorFlow runs anything (ml/distribute.py).
+    strategy = select_strategy(config.strategy)
     parent, prior_history = _resume_source(config)
     if parent is not None:
         config = replace(config, **{name: getattr(parent, name) for name in architecture_fields()})
     dataset = open_dataset(config.data, val_fraction=config.val_split, seed=config.seed)
     config = _with_classes(config, dataset)
-    train_arrays, val_arrays, problems = _load_splits(dataset, config)
+    problems = [str(p) for p in dataset.problems]
+    config, inputs = prepare_inputs(dataset, config, problems)  # resolves the scale that config.json records
 
-    chief = is_chief()
-    run_dir = _prepare_run_dir(config, dataset, unstarted) if chief else \
-        Path(tempfile.mkdtemp(prefix="seg-desktop-worker-"))
+    where, warning = describe(strategy, config.strategy, config.batch)
+    if warning:
+        problems.append(warning)
+    # The chief writes the run folder. Another worker of a cluster trains in step but writes nothing there: it gets
+    # a temporary folder (its listener's run_dir) that train() removes at the end. Saving a .keras checkpoint
+    # involves no collective op (measured: the chief saves alone and the workers carry on in step).
+    chief = is_chief(config.strategy)
+    if chief:
+        run_dir = _prepare_run_dir(config, dataset, unstarted)
+    else:
+        run_dir = Path(tempfile.mkdtemp(prefix="seg-desktop-worker-"))
+        scratch.append(run_dir)
 
     keras.utils.set_random_seed(config.seed)
-    strategy = select_strategy(config.strategy)
-    weights = class_weights_from_masks(train_arrays.masks, config.num_classes) \
+    weights = class_weights_from_masks(inputs.train.all_masks(), config.num_classes) \
         if config.class_weights == "median" else None
     loss = SegmentationLoss(config.loss, None if weights is None else weights.tolist())
     with strategy.scope():
@@ -128,6 +148,7 @@ def _train(config: TrainConfig, listener: TrainListener, stop, unstarted: list[t
             metrics=[train_iou],
             jit_compile=models.model_supports_jit(config.model) and bool(tf.config.list_physical_devices("GPU")),
         )
+    fit_across_workers(model, strategy)
 
     # Written only once the model is built, so a failed resume (damaged checkpoint, other classes) never
     # rewrites the config of the run it resumes.
@@ -145,27 +166,34 @@ def _train(config: TrainConfig, listener: TrainListener, stop, unstarted: list[t
 
     initial_epoch = len(prior_history)
     total_epochs = initial_epoch + config.epochs
-    steps = steps_per_epoch(len(train_arrays), config.batch, config.min_epoch_images)
+    steps = steps_per_epoch(inputs.views, config.batch, config.min_epoch_images)
     unstarted.clear()  # started: from here on the run folder is kept whatever happens
     listener.on_train_begin({
         "run_dir": str(run_dir), "epochs": total_epochs, "steps_per_epoch": steps,
-        "num_train": len(train_arrays), "num_val": len(val_arrays), "initial_epoch": initial_epoch,
-        "config": asdict(config), "problems": problems,
+        "num_train": len(inputs.train), "num_val": len(inputs.val), "initial_epoch": initial_epoch,
+        "input": inputs.describe(),
+        "config": asdict(config), "problems": problems, "strategy": where, "chief": chief,
     })
     prior_best = best_val_mean_iou(prior_history) if _in_place(config, run_dir) else None
     state = _State(best=-math.inf if prior_best is None else prior_best)
     history: list[dict] = []
-    monitor = "val_mean_iou" if len(val_arrays) else "mean_iou"
+    monitor = "val_mean_iou" if len(inputs.val) else "mean_iou"
     callbacks = [
         _Progress(listener, stop, state),
-        _EpochRecorder(run_dir, val_arrays, loss, train_iou, config, listener, state, history, monitor, chief),
+        _EpochRecorder(run_dir, inputs, loss, train_iou, config, listener, state, history, monitor, chief),
         keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=config.patience),
         keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="max", factor=_LR_FACTOR,
                                           patience=max(1, config.patience // 2), min_lr=config.lr * 1e-3),
     ]
-    data = train_dataset(train_arrays, config.batch, config.augment, config.ignore_index, config.seed)
-    model.fit(data, epochs=total_epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
-              callbacks=callbacks, shuffle=False, verbose=0)  # the tf.data pipeline shuffles
+    data = train_dataset(inputs.train, config.batch, config.augment, config.ignore_index, config.seed,
+                         inputs.scale, inputs.cache)
+    try:
+        model.fit(data, epochs=total_epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+                  callbacks=callbacks, shuffle=False, verbose=0)  # the tf.data pipeline shuffles
+    except tf.errors.OpError:
+        if isinstance(inputs.train, Stream) and inputs.train.fatal is not None:  # no streamed file was readable
+            raise inputs.train.fatal from None
+        raise
     if state.diverged_epoch is not None:
         lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
         kept = " (the last good checkpoint is kept in the run folder)" if (run_dir / "last.keras").exists() else ""
@@ -210,20 +238,6 @@ def _with_classes(config: TrainConfig, dataset: Dataset) -> TrainConfig:
                            "at least background and one class.", dataset.root)
     return replace(config, num_classes=k, class_names=classes.names,
                    class_colors=[list(classes.color_of(i)) for i in range(k)], ignore_index=classes.ignore_index)
-
-
-def _load_splits(dataset: Dataset, config: TrainConfig) -> tuple[Arrays, Arrays, list[str]]:
-    train_samples, val_samples = split_samples(dataset, config.val_split, config.seed)
-    if not train_samples:
-        raise DatasetError(f"{dataset.root} has no labelled training images ({len(dataset.samples)} images, "
-                           f"{len(dataset.labelled())} with masks); paint or import masks first.", dataset.root)
-    problems = [str(p) for p in dataset.problems]
-    train_arrays = load_arrays(dataset, train_samples, config.size, problems)
-    if not len(train_arrays):
-        raise DatasetError(f"None of the {len(train_samples)} labelled training images of {dataset.root} could be "
-                           f"read (e.g. {problems[-1]}); fix those files and train again.", dataset.root)
-    val_arrays = load_arrays(dataset, val_samples, config.size, problems)
-    return train_arrays, val_arrays, problems
 
 
 def _prepare_run_dir(config: TrainConfig, dataset: Dataset, unstarted: list[tuple[Path, bool]]) -> Path:
@@ -353,19 +367,20 @@ class _EpochRecorder(keras.callbacks.Callback):
     """Per epoch: validation scores into the logs (for early stopping and LR schedule), last.keras, best.keras
     when the monitored mean IoU improved, then a history.csv row, then the listener's on_epoch_end.
 
-    Validation predicts the cached validation arrays once and derives the loss and the core.metrics scores from
-    the same probabilities. The training mean IoU is core.metrics' too, of the confusion matrix the MeanIoU metric
+    Validation predicts the validation views batch by batch (`data.validation_batches`: whole resized images, or
+    full-resolution tiles in crop mode) and sums the loss and one confusion matrix (core.metrics) from the same
+    probabilities, so a streamed validation split is never held whole. The training mean IoU is core.metrics' too, of the confusion matrix the MeanIoU metric
     summed over the epoch's (augmented) batches while the weights changed. An epoch that diverged writes
     nothing, so the last good checkpoint survives.
     """
 
-    def __init__(self, run_dir: Path, val: Arrays, loss: SegmentationLoss, train_iou: keras.metrics.MeanIoU,
+    def __init__(self, run_dir: Path, inputs: Inputs, loss: SegmentationLoss, train_iou: keras.metrics.MeanIoU,
                  config: TrainConfig, listener: TrainListener, state: _State, history: list[dict], monitor: str,
                  chief: bool) -> None:
         super().__init__()
-        self.run_dir, self.val, self.loss, self.train_iou, self.config = run_dir, val, loss, train_iou, config
+        self.run_dir, self.inputs, self.loss, self.train_iou, self.config = run_dir, inputs, loss, train_iou, config
+        self._forward = None  # the model's inference call, traced on first use
         self.listener, self.state, self.history, self.monitor, self.chief = listener, state, history, monitor, chief
-        self.val_x = model_inputs(val) if len(val) else None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
@@ -373,15 +388,14 @@ class _EpochRecorder(keras.callbacks.Callback):
             logs[self.monitor] = float("nan")  # no score: early stopping and the LR schedule just wait
             return
         val_loss = val_iou = val_dice = None
-        if self.val_x is not None:
-            probs = self.model.predict(self.val_x, batch_size=self.config.batch, verbose=0)
-            val_loss = float(self.loss(self.val.masks.astype(np.int32), probs))
+        scored = self._validate() if len(self.inputs.val) else None
+        if scored is not None:
+            val_loss, s = scored
             if not math.isfinite(val_loss):
                 self.state.diverged_epoch = epoch + 1
                 self.model.stop_training = True
                 logs[self.monitor] = float("nan")
                 return
-            s = validation_scores(self.val.masks, probs, self.config.ignore_index)
             val_iou, val_dice = s["mean_iou"], s["mean_dice"]
             logs.update(val_loss=val_loss, val_mean_iou=val_iou, val_dice=val_dice)
         record = EpochRecord(
@@ -404,3 +418,19 @@ class _EpochRecorder(keras.callbacks.Callback):
                 _save_atomically(self.model, self.run_dir / "best.keras")
             append_history(self.run_dir, record.row())
         self.listener.on_epoch_end(record)
+
+    def _validate(self) -> tuple[float, dict] | None:
+        """(mean loss over the validation views, core.metrics scores of their summed confusion matrix), None when
+        no validation file could be read. The model is called directly (one traced function, any batch size):
+        each worker of a cluster scores the same views on its own, with no collective op inside a callback."""
+        if self._forward is None:
+            self._forward = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
+        k = self.config.num_classes
+        total = np.zeros((k, k), np.int64)
+        loss_sum, count = 0.0, 0
+        for images, masks in validation_batches(self.inputs.val, self.inputs.scale, self.config.batch):
+            probs = np.asarray(self._forward(tf.constant(images)), np.float32)
+            loss_sum += float(self.loss(masks.astype(np.int32), probs)) * len(images)
+            count += len(images)
+            total += confusion_matrix(masks, probs.argmax(-1), k, self.config.ignore_index)
+        return (loss_sum / count, scores(total)) if count else None

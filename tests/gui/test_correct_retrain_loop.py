@@ -22,7 +22,8 @@ def test_train_predict_correct_retrain(qtbot, window, open_folder, loop_folder, 
     assert len(window.dataset.samples) == 8 and len(window.dataset.labelled()) == 6
     fill_training_form(window.training, epochs=2)
     with qtbot.waitSignal(window.training.runFinished, timeout=120000) as finished:
-        window.train_action.trigger()
+        window.train_action.trigger()  # shows the form
+        window.training.train_button.click()
     run = finished.args[0]
     assert len(read_history(run)) == 2
     # the finished run predicts every image at once; the browser gets IoU and uncertainty per image
@@ -67,7 +68,8 @@ def test_train_predict_correct_retrain(qtbot, window, open_folder, loop_folder, 
     # train again from where we were, on the corrected masks: the new run continues the epoch numbering
     fill_training_form(window.training, epochs=3, start="run", path=run)
     with qtbot.waitSignal(window.training.runFinished, timeout=120000) as again:
-        window.train_action.trigger()
+        window.train_action.trigger()  # shows the form
+        window.training.train_button.click()
     rows = read_history(again.args[0])
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4, 5] and again.args[0] != run
     qtbot.waitUntil(lambda: not window.prediction.is_running(), timeout=60000)

@@ -100,7 +100,8 @@ def test_closing_during_training_exits_cleanly(qtbot, window, open_folder, sampl
     open_folder(sample_folder)
     panel = window.training
     fill_training_form(panel, size="32", epochs=50)
-    window.train_action.trigger()
+    window.train_action.trigger()  # shows the form
+    window.training.train_button.click()
     qtbot.waitUntil(lambda: panel._worker is not None and panel._worker._runner.pid is not None, timeout=10000)
     pid = panel._worker._runner.pid
     assert window.close()
@@ -124,7 +125,8 @@ def test_training_too_big_for_memory_is_a_message_and_the_window_lives(qtbot, wi
     edited = _paint(window)
     panel = window.training
     fill_training_form(panel, size="1024", epochs=1, batch=16, filters=64)
-    window.train_action.trigger()
+    window.train_action.trigger()  # shows the form
+    window.training.train_button.click()
     assert panel.is_training()
     qtbot.waitUntil(lambda: not panel.is_training(), timeout=180000)
     message = panel.message_label.text()

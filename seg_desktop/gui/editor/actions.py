@@ -20,6 +20,9 @@ TOOL_ACTIONS = (
     ("grabcut", "&GrabCut box", "G"),
     ("eyedropper", "Eyedropper", "I"),
     ("prediction", "P&rediction brush", "R"),
+    ("scribble", "&Scribble classifier", "S"),
+    ("watershed", "Marker waters&hed", "H"),
+    ("superpixel", "S&uperpixel brush", "U"),
 )
 
 

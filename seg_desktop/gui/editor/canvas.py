@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsScene, QVBoxLayout,
 
 from ...core.classes import ClassSet
 from ...core.edits import BBox, Edit
+from .assist_tools import ASSIST_TOOL_TYPES
 from .overlay import ArrayImageItem, MaskOverlay
 from .palette import class_for_key
 from .tools import TOOL_TYPES, Tool, to_pixel
@@ -73,7 +74,7 @@ class MaskEditor(QWidget):
         self._cursor.setVisible(False)
         self._scene.addItem(self._cursor)
 
-        self._tools: dict[str, Tool] = {t.name: t(self) for t in TOOL_TYPES}
+        self._tools: dict[str, Tool] = {t.name: t(self) for t in TOOL_TYPES + ASSIST_TOOL_TYPES}
         self._tool = self._tools["brush"]
         self._previous_tool = self._tool
 

@@ -1,4 +1,5 @@
-"""Tool settings panel: brush size, overlay opacity, magic-wand tolerance, class lock, GrabCut iterations.
+"""Tool settings panel: brush size, overlay opacity, magic-wand tolerance, class lock, GrabCut iterations, and
+the assisted tools' superpixel size and "accept only into unlabelled pixels".
 
 Sizes, opacity, tolerance and iterations are a user's habits, so they persist in QSettings (group "tools");
 the class lock is not persisted, because class 3 of one dataset means nothing in the next.
@@ -7,13 +8,16 @@ the class lock is not persisted, because class 3 of one dataset means nothing in
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
 
 from ...core.classes import ClassSet
+from ...core.assist.superpixels import DEFAULT_SIZE
+from .assist import AssistController
 from .canvas import MAX_BRUSH
 
 GROUP = "tools"
-DEFAULTS = {"brush_size": 8, "opacity": 50, "tolerance": 24, "grabcut_iterations": 3}
+DEFAULTS = {"brush_size": 8, "opacity": 50, "tolerance": 24, "grabcut_iterations": 3,
+            "superpixel_size": DEFAULT_SIZE, "only_unlabelled": 0}
 
 
 class ToolOptions(QWidget):
@@ -38,6 +42,20 @@ class ToolOptions(QWidget):
         self.iterations.setValue(self._stored("grabcut_iterations"))
         self.iterations.valueChanged.connect(lambda v: self._store("grabcut_iterations", v))
         form.addRow("GrabCut iterations", self.iterations)
+        self.superpixel_size = QSpinBox(self)
+        self.superpixel_size.setRange(4, 128)
+        self.superpixel_size.setSuffix(" px")
+        self.superpixel_size.setValue(self._stored("superpixel_size"))
+        self.superpixel_size.setToolTip("Superpixel brush: the size of the superpixels it fills (smaller follows "
+                                        "finer edges)")
+        self.superpixel_size.valueChanged.connect(lambda v: self._store("superpixel_size", v))
+        form.addRow("Superpixel size", self.superpixel_size)
+        self.only_unlabelled = QCheckBox("only into unlabelled pixels", self)
+        self.only_unlabelled.setChecked(bool(self._stored("only_unlabelled")))
+        self.only_unlabelled.setToolTip("Scribble classifier and watershed: Enter writes the preview only where "
+                                         "the mask is still background/unlabelled, keeping what you painted")
+        self.only_unlabelled.toggled.connect(lambda v: self._store("only_unlabelled", v))
+        form.addRow("Accept preview", self.only_unlabelled)
 
         self.brush.valueChanged.connect(self.brushSizeChanged)
         self.opacity.valueChanged.connect(lambda v: self.opacityChanged.emit(v / 100.0))
@@ -61,6 +79,11 @@ class ToolOptions(QWidget):
         editor.set_tolerance(self.tolerance.value())
         editor.set_grabcut_iterations(self.iterations.value())
         editor.set_lock_class(self.lock_class())
+        assist = AssistController.of(editor)
+        self.superpixel_size.valueChanged.connect(assist.set_superpixel_size)
+        self.only_unlabelled.toggled.connect(assist.set_only_unlabelled)
+        assist.set_superpixel_size(self.superpixel_size.value())
+        assist.set_only_unlabelled(self.only_unlabelled.isChecked())
 
     def set_classes(self, classes: ClassSet) -> None:
         """Refill the lock choices; the lock is kept when the class still exists, else cleared."""

@@ -12,20 +12,30 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QSettings, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from ...core.dataset import Dataset
+from ...core.paths import display_path
 from ...ml.config import TrainConfig
 from ...ml.listener import EpochRecord
-from ...ml.runs import read_history
+from ...ml.runs import read_history, run_info
 from ..workers import start_worker_thread
+from .estimate import epoch_estimate, gpu_present
 from .form import SettingsForm
 from .plots import TrainingPlots
 from .runs_view import RunsView
 from .worker import TrainingWorker
 
 SETTINGS_GROUP = "training"
+# A Stop the engine has not finished by then (model still building, validation or a save under way) ends the
+# child process: checkpoints are written atomically and history.csv last, so the best one of the finished epochs
+# stays. Measured on the sample data: every phase stops within 2 s (tests/gui/test_labeller_day_training.py).
+STOP_GRACE_MS = 1200
+# The first start's form (no remembered settings): a run the sample data finishes in a few minutes on a 2-core
+# CPU (UNet 16 filters at 128 px: ~4 s per epoch there), larger where a GPU is present.
+QUICK_START = {"size_edit": "128", "epochs_spin": 15, "filters_spin": 16}
+GPU_START = {"size_edit": "256", "epochs_spin": 40, "filters_spin": 32}
 
 
 def _format_eta(seconds: float) -> str:
@@ -101,6 +111,11 @@ class TrainingPanel(QWidget):
         layout.addWidget(splitter, 1)
 
         self.train_button.clicked.connect(self.start_training)
+        for widget in self.form.widgets.values():
+            signal = getattr(widget, "currentIndexChanged", None) or getattr(widget, "valueChanged", None) \
+                or getattr(widget, "textChanged", None)
+            if signal is not None:
+                signal.connect(self.update_estimate)
         self.stop_button.clicked.connect(self.request_stop)
         self.runs_view.runSelected.connect(self._on_run_selected)
         self.runs_view.checkedChanged.connect(self._update_overlays)
@@ -119,6 +134,7 @@ class TrainingPanel(QWidget):
             self.plots.clear()
         self.runs_view.set_root(None if dataset is None else dataset.root)
         self._update_enabled()
+        self.update_estimate()
 
     def _forget_foreign_run(self, dataset: Dataset | None) -> None:
         """A remembered "start from" run of another folder would silently fine-tune that folder's model here:
@@ -133,6 +149,26 @@ class TrainingPanel(QWidget):
     def is_training(self) -> bool:
         return self._thread is not None
 
+    def open_run(self, folder: Path | str) -> bool:
+        """Follow the run in `folder` (any run folder: another dataset's, a cluster's output on a share): it joins
+        the runs table, its curves draw from its history.csv as it grows, and selecting it makes it the model
+        that predicts (runSelected). False, with one sentence, when the folder holds no run."""
+        folder = Path(folder).expanduser().resolve()
+        if run_info(folder) is None:
+            self._show_message(f"{display_path(folder)} holds no readable config.json, so it is not a run folder; "
+                               "choose a folder made by `seg-desktop train` (or by this window).", error=True)
+            return False
+        self.runs_view.follow(folder)
+        self.runs_view.select(str(folder), emit=not self.is_training())
+        row = self.runs_view.model.row_of(str(folder))
+        if self.is_training() and row is not None:  # the live run keeps the bold curves; this one is drawn beside
+            self.runs_view.model.setData(self.runs_view.model.index(row, 0), Qt.CheckState.Checked,
+                                         Qt.ItemDataRole.CheckStateRole)
+        history = read_history(folder)
+        state = "finished" if (folder / "metrics.json").is_file() else f"{len(history)} epochs so far, followed live"
+        self._show_message(f"Run {folder.name} ({state}).")
+        return True
+
     def config_from_form(self) -> TrainConfig:
         """The TrainConfig the form describes; raises ValueError with one sentence when a field is impossible."""
         if self._dataset is None:
@@ -140,6 +176,10 @@ class TrainingPanel(QWidget):
         config = self.form.config(self._dataset.root)
         config.validate()
         return config
+
+    def focus_form(self) -> None:
+        """Put the keyboard in the form: the Train button (Enter starts) or, while training, Stop."""
+        (self.stop_button if self.is_training() else self.train_button).setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     @Slot()
     def start_training(self) -> bool:
@@ -172,9 +212,12 @@ class TrainingPanel(QWidget):
     def request_stop(self) -> None:
         """Stop after the current batch; the run keeps its best checkpoint and history."""
         if self._worker is not None:
-            self._worker.request_stop()
-            self.progress.setFormat("Stopping after this batch…")
+            worker = self._worker
+            worker.request_stop()
+            self.progress.setFormat("Stopping…")
+            self._show_message("Stopping… the best checkpoint so far is kept.")
             self.stop_button.setEnabled(False)
+            QTimer.singleShot(STOP_GRACE_MS, lambda: worker is self._worker and worker.kill())
 
     def stop_and_wait(self, timeout_ms: int = 30000) -> bool:
         """For the window's closeEvent: stop training and wait for the thread to end. A child process that has
@@ -204,8 +247,26 @@ class TrainingPanel(QWidget):
         """Restore the form; values of the wrong type (a hand-edited or old settings file) are ignored."""
         s = QSettings()
         s.beginGroup(SETTINGS_GROUP)
+        first_start = not s.childKeys()
         self.form.load(s)
         s.endGroup()
+        if first_start:
+            for name, value in (GPU_START if gpu_present() else QUICK_START).items():
+                widget = self.form.widgets[name]
+                widget.setText(value) if isinstance(value, str) else widget.setValue(value)
+
+    @Slot()
+    def update_estimate(self) -> None:
+        """The Train button says how long an epoch took the last time these settings ran on this folder."""
+        seconds = None
+        if self._dataset is not None:
+            try:
+                seconds = epoch_estimate(self._dataset.root, self.form.config(self._dataset.root))
+            except ValueError:
+                seconds = None
+        self.train_button.setText("Train" if seconds is None else f"Train (~{_format_eta(seconds)} per epoch)")
+        self.train_button.setToolTip("Start a run with these settings" + (
+            "" if seconds is not None else "; the time per epoch shows once a run with them has trained here"))
 
     # ------------------------------------------------------------------ worker signals
 
@@ -246,11 +307,15 @@ class TrainingPanel(QWidget):
 
     @Slot(str, bool)
     def _on_finished(self, folder: str, stopped: bool) -> None:
+        self.progress.setFormat("Stopped" if stopped else "Done")
+        self.runs_view.refresh()
+        self.update_estimate()
+        if not folder or not (Path(folder) / "best.keras").is_file():
+            self._show_message("Stopped before the first epoch ended; there is no model to keep.")
+            return
         self._current_run = folder
         name = Path(folder).name
         self._show_message(f"Run {name} {'stopped; its best checkpoint is kept' if stopped else 'finished'}.")
-        self.progress.setFormat("Stopped" if stopped else "Done")
-        self.runs_view.refresh()
         self.runFinished.emit(folder)
 
     @Slot(str)

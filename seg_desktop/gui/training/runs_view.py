@@ -6,7 +6,8 @@ the training time (sum of history `seconds`) and the model size (best.keras byte
 its curves beside the current run; selecting a row shows it as the current run. A run started from the CLI in
 the same folder appears by itself and its curves follow its history.csv: a 1 s QTimer compares the mtimes of the
 runs folder's files (cheap stats, and unlike a QFileSystemWatcher it keeps working when the runs folder does not
-exist yet or sits on a network drive). `RunsModel` holds the rows (a QAbstractTableModel, like the browser's
+exist yet or sits on a network drive). A run folder elsewhere (File ▸ Open run…: a cluster's output on a mounted
+share) is followed the same way once `follow()` adds it, whichever dataset is open. `RunsModel` holds the rows (a QAbstractTableModel, like the browser's
 DatasetModel); `RunsView` is its table, buttons and poll timer.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...ml.config import SETTING, setting_fields
-from ...ml.runs import list_runs, read_history, runs_dir
+from ...ml.runs import list_runs, read_history, run_info, runs_dir
 
 POLL_MS = 1000
 _RUN_COLUMNS = ("run", "model", "created", "epochs", "best_val_mean_iou", "mean_iou", "mean_dice",
@@ -57,14 +59,18 @@ def _setting_value(name: str, config: dict) -> Any:
     return value
 
 
-def compare_rows(root: Path | str) -> tuple[list[str], list[dict]]:
-    """The compare table of every run of dataset `root` as (columns, rows of raw values), newest first.
+def compare_rows(root: Path | str | None, extra: Sequence[Path] = ()) -> tuple[list[str], list[dict]]:
+    """The compare table of every run of dataset `root` (newest first), then of the `extra` run folders followed
+    from elsewhere, as (columns, rows of raw values).
 
     Shared by the table and its CSV export so both always hold the same numbers.
     """
     class_names: list[str] = []
     rows = []
-    for info in list_runs(root):
+    infos = list_runs(root) if root is not None else []
+    listed = {Path(i.folder).resolve() for i in infos}
+    infos += [i for i in map(run_info, extra) if i is not None and Path(i.folder).resolve() not in listed]
+    for info in infos:
         cfg, metrics = info.config or {}, info.metrics or {}
         best = Path(info.folder) / "best.keras"
         row = {
@@ -83,9 +89,9 @@ def compare_rows(root: Path | str) -> tuple[list[str], list[dict]]:
     return [*_BASE_COLUMNS, *(f"iou {n}" for n in class_names)], rows
 
 
-def write_compare_csv(path: Path | str, root: Path | str) -> Path:
+def write_compare_csv(path: Path | str, root: Path | str | None, extra: Sequence[Path] = ()) -> Path:
     """The compare table as CSV (raw numbers: seconds, bytes, fractions), one row per run."""
-    columns, rows = compare_rows(root)
+    columns, rows = compare_rows(root, extra)
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, [*columns, "folder"], extrasaction="ignore")
         writer.writeheader()
@@ -136,9 +142,10 @@ class RunsModel(QAbstractTableModel):
         self.rows: list[dict] = []
         self.checked: set[str] = set()
 
-    def load(self, root: Path | None) -> None:
-        """Replace the rows with the runs of `root`; ticks of runs that are gone are dropped."""
-        columns, rows = compare_rows(root) if root is not None else (list(_BASE_COLUMNS), [])
+    def load(self, root: Path | None, extra: Sequence[Path] = ()) -> None:
+        """Replace the rows with the runs of `root` and the `extra` run folders; ticks of runs that are gone are
+        dropped."""
+        columns, rows = compare_rows(root, extra) if root is not None or extra else (list(_BASE_COLUMNS), [])
         self.beginResetModel()
         self.columns, self.rows = columns, rows
         gone = self.checked - {r["folder"] for r in rows}
@@ -223,6 +230,7 @@ class RunsView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._root: Path | None = None
+        self._followed: list[Path] = []  # run folders outside the dataset (File ▸ Open run…)
         self._signature: dict[str, tuple] = {}
         self._quiet = False  # a selection made by select(emit=False)
         self.model = RunsModel(self)
@@ -265,16 +273,21 @@ class RunsView(QWidget):
         self._root = None if root is None else Path(root)
         self._signature = {}
         self.refresh()
-        if self._root is None:
-            self._timer.stop()
-        else:
-            self._timer.start()
+        self._set_timer()
+
+    def follow(self, folder: Path | str) -> None:
+        """Show and follow the run in `folder` (anywhere: another dataset, a share) beside the dataset's runs."""
+        folder = Path(folder)
+        if folder not in self._followed:
+            self._followed.append(folder)
+        self.refresh()
+        self._set_timer()
 
     def refresh(self) -> None:
         """Reload the table, keeping ticks, sort order and selection by folder."""
         selected = self.selected_folder()
         self._signature = self._scan()
-        self.model.load(self._root)
+        self.model.load(self._root, self._followed)
         header = self.table.horizontalHeader()
         self.model.sort(header.sortIndicatorSection(), header.sortIndicatorOrder())
         self.table.resizeColumnsToContents()  # once here; a ResizeToContents header re-measures on every change
@@ -308,7 +321,7 @@ class RunsView(QWidget):
 
     def poll(self) -> None:
         """Refresh when runs appear or disappear; report history.csv files that changed (a run in progress)."""
-        if self._root is None:
+        if self._root is None and not self._followed:
             return
         new = self._scan()
         if new == self._signature:
@@ -322,31 +335,35 @@ class RunsView(QWidget):
 
     def _scan(self) -> dict[str, tuple]:
         """folder -> (history.csv, metrics.json) mtime and size: the cheap fingerprint of every run."""
-        if self._root is None:
-            return {}
+        folders: list[str] = []
+        if self._root is not None:
+            try:
+                folders = [entry.path for entry in os.scandir(runs_dir(self._root)) if entry.is_dir()]
+            except OSError:
+                pass
         result: dict[str, tuple] = {}
-        try:
-            entries = list(os.scandir(runs_dir(self._root)))
-        except OSError:
-            return result
-        for entry in entries:
-            if not entry.is_dir():
-                continue
+        for folder in [*folders, *map(str, self._followed)]:
             stamp = []
             for name in ("history.csv", "metrics.json"):
                 try:
-                    st = os.stat(os.path.join(entry.path, name))
+                    st = os.stat(os.path.join(folder, name))
                     stamp.append((st.st_mtime_ns, st.st_size))
                 except OSError:
                     stamp.append(None)
-            result[str(Path(entry.path))] = tuple(stamp)
+            result[str(Path(folder))] = tuple(stamp)
         return result
+
+    def _set_timer(self) -> None:
+        if self._root is None and not self._followed:
+            self._timer.stop()
+        else:
+            self._timer.start()
 
     def _set_buttons(self) -> None:
         has = self.model.rowCount() > 0
         self.csv_button.setEnabled(has)
         self.png_button.setEnabled(has)
-        self.refresh_button.setEnabled(self._root is not None)
+        self.refresh_button.setEnabled(self._root is not None or bool(self._followed))
 
     def _on_selection(self, *_args) -> None:
         folder = self.selected_folder()
@@ -355,8 +372,8 @@ class RunsView(QWidget):
 
     def _ask_csv(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export runs as CSV", "runs.csv", "CSV (*.csv)")
-        if path and self._root is not None:
-            write_compare_csv(path, self._root)
+        if path and (self._root is not None or self._followed):
+            write_compare_csv(path, self._root, self._followed)
 
     def _ask_png(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export curves as PNG", "curves.png", "PNG image (*.png)")

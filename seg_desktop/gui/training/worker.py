@@ -35,6 +35,7 @@ class _SignalListener(TrainListener):
     def on_train_begin(self, info: dict) -> None:
         self._epoch = int(info.get("initial_epoch", 0) or 0)
         self._steps = int(info.get("steps_per_epoch", 0) or 0)
+        self._worker.run_dir = str(info.get("run_dir") or "")
         self._worker.began.emit(dict(info))
 
     def on_batch_end(self, step: int, logs: dict) -> None:
@@ -56,7 +57,7 @@ class TrainingWorker(QObject):
     began = Signal(dict)  # on_train_begin info: run_dir, epochs, steps_per_epoch, initial_epoch, ...
     batchDone = Signal(int, int, int, float)  # epoch (0-based), step (0-based), steps per epoch, loss
     epochDone = Signal(object)  # the EpochRecord, as the engine made it
-    finished = Signal(str, bool)  # run folder, stopped early
+    finished = Signal(str, bool)  # run folder ("" when stopped before it began), stopped early
     failed = Signal(str)  # one clear sentence
     done = Signal()  # after finished or failed
 
@@ -65,6 +66,8 @@ class TrainingWorker(QObject):
         self.config = config
         self.in_child = in_child
         self._stop = threading.Event()
+        self._killed = False
+        self.run_dir = ""  # known once the engine has begun (on_train_begin)
         self._runner: ChildRunner | None = training_runner(config) if in_child else None
 
     def request_stop(self) -> None:
@@ -75,6 +78,7 @@ class TrainingWorker(QObject):
         """End a child-process run at once (when a stop did not finish in time). No effect in thread mode."""
         self._stop.set()
         if self._runner is not None:
+            self._killed = True
             self._runner.kill()
 
     @Slot()
@@ -88,6 +92,9 @@ class TrainingWorker(QObject):
 
                 run = train(self.config, listener=listener, stop=self._stop)
         except Exception as exc:  # every failure reaches the panel as one sentence, never a traceback dialog
+            if self._killed:  # a Stop that did not finish in time: checkpoints are atomic, the best one stays
+                self.finished.emit(self.run_dir, True)
+                return
             if not isinstance(exc, USER_ERRORS):
                 traceback.print_exc()  # a bug: keep the details for the terminal
             self.failed.emit(user_message(exc))

@@ -1,0 +1,209 @@
+"""Import a source in any format into seg-desktop's own layout, and export masks to any format with a check.
+
+Both go through the write guard: every output file is planned and checked before the first is written, a folder
+of the user's is never written into, and the source of an import is only read. An export is read back with the
+same format's reader before success is reported: raster formats must give back every pixel, polygon formats
+every class of every image with an IoU of at least MIN_IOU; anything else is reported as a difference.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..classes import ClassSet
+from ..dataset import Dataset, Sample
+from ..errors import DatasetError
+from ..maskio import MaskFormat, encode_mask
+from ..paths import display_path, fit_name
+from ..writeguard import Output, WriteRefused, claim_output, unique_names
+from . import get_format
+from .base import Planned, copy_image
+from .layout import CLASS_FILE, write_class_file
+
+LINKS = ("copy", "hard", "sym")
+MIN_IOU = 0.99
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ImportResult:
+    out: Path
+    images: int
+    masks: int
+    classes: ClassSet
+    problems: list[str] = field(default_factory=list)  # each skipped file or shape, named once
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    written: int
+    problems: list[str] = field(default_factory=list)  # images that could not be exported
+    differences: list[str] = field(default_factory=list)  # what the read-back found different
+    worst_iou: float | None = None  # polygon formats: the lowest IoU of any class of any image
+    pixels_differing: int = 0  # raster formats: pixels read back as another class
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = Path(os.path.abspath(path)), Path(os.path.abspath(folder))
+    try:
+        path, folder = path.resolve(), folder.resolve()
+    except (OSError, RuntimeError):
+        pass
+    return path == folder or folder in path.parents
+
+
+def _place(out: Output, name: str, image: Path, link: str) -> None:
+    """The image copied, hard-linked or symlinked (absolute) at `name`; a link is made beside and renamed in."""
+    if link == "copy":
+        copy_image(out, name, image)
+        return
+    dest = out.path(name)
+    tmp = dest.with_name(f".{fit_name(dest.name, 6)}.link")
+    try:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        if link == "hard":
+            os.link(image, tmp)
+        else:
+            os.symlink(os.path.abspath(image), tmp)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        hint = " (the folders are on different disks: use --link sym or copy)" if exc.errno == 18 else ""
+        raise DatasetError(f"Cannot link {display_path(image)} as {display_path(dest)} ({exc.strerror or exc})"
+                           f"{hint}; choose another way to bring the images.", dest) from None
+
+
+def import_masks(src: Path | str, fmt: str, out: Path | str, link: str = "copy", progress: Progress | None = None,
+                 stop: threading.Event | None = None) -> ImportResult:
+    """Read `src` in `fmt` and write `out/images/`, `out/masks/` (index PNGs) and `out/classes.csv`.
+
+    `out` must be new, empty or an earlier output of seg-desktop, and outside `src` (which is only read). A file
+    or shape that cannot be used is skipped and named in `problems`; the rest is imported."""
+    if link not in LINKS:
+        raise ValueError(f"link must be one of {', '.join(LINKS)}, not {link!r}")
+    src, out = Path(src).expanduser(), Path(out).expanduser()
+    source = get_format(fmt).read(src)  # first: a missing or unreadable source is what to say
+    if _inside(out, src if src.is_dir() else src.parent):
+        raise WriteRefused(f"{out} is inside the source {src}, which an import only reads; choose an output folder "
+                           "outside it.", out)
+    entries = source.entries
+    names = unique_names([fit_name(e.name, 16) for e in entries], [""])
+    items = [Planned(n, e.image, e.split or "train") for n, e in zip(names, entries)]
+    files = [f"images/{i.image_file}" for i in items]
+    files += [f"masks/{i.name}.png" for i, e in zip(items, entries) if e.load is not None] + [CLASS_FILE]
+    output = claim_output(out, files, "imported dataset", fresh=True)
+    problems = list(source.problems)
+    images = masks = 0
+    for done, (item, entry) in enumerate(zip(items, entries), start=1):
+        if stop is not None and stop.is_set():
+            break
+        try:
+            if entry.load is not None:
+                mask = entry.load(problems)
+                output.write_bytes(f"masks/{item.name}.png", encode_mask(mask, MaskFormat("index"), None))
+                masks += 1
+            _place(output, f"images/{item.image_file}", item.image, link)
+            images += 1
+        except DatasetError as exc:
+            problems.append(f"{str(exc).rstrip('.')}; it was skipped.")
+        if progress is not None:
+            progress(done, len(items))
+    write_class_file(output, source.classes)
+    output.finish()
+    return ImportResult(output.folder, images, masks, source.classes, problems)
+
+
+# ---------------------------------------------------------------- export
+
+
+def planned_samples(samples: Sequence[Sample]) -> list[Planned]:
+    """One output name per sample (its stem, made unique and short enough to carry any suffix)."""
+    names = unique_names([fit_name(s.stem, 32) for s in samples], [""])
+    return [Planned(n, s.image_path, s.split) for n, s in zip(names, samples)]
+
+
+def export_masks(items: Sequence[tuple[Planned, Callable[[], np.ndarray]]], classes: ClassSet, fmt: str,
+                 out: Path | str, dataset: Dataset | None = None, progress: Progress | None = None,
+                 stop: threading.Event | None = None) -> ExportResult:
+    """Write each item's mask (`load()` gives it; a DatasetError skips that image, named in `problems`) with its
+    image in `fmt`, then read the export back and compare (see the module docstring)."""
+    module = get_format(fmt)
+    out = Path(out).expanduser()
+    output = claim_output(out, module.plan([p for p, _ in items], classes), f"{fmt} export", fresh=True,
+                          dataset=dataset)
+    writer = module.Writer(output, classes)
+    kept: dict[str, bytes] = {}  # what was exported, PNG-compressed, to compare with what reads back
+    written: list[Planned] = []
+    problems: list[str] = []
+    for done, (item, load) in enumerate(items, start=1):
+        if stop is not None and stop.is_set():
+            break
+        try:
+            mask = load()
+            writer.add(item, mask)
+        except DatasetError as exc:
+            problems.append(f"{str(exc).rstrip('.')}; it was not exported.")
+            continue
+        kept[item.name] = encode_mask(mask, MaskFormat("index"), None)
+        written.append(item)
+        if progress is not None:
+            progress(done, len(items))
+    writer.close(written)
+    output.finish()
+    result = ExportResult(output.folder, len(written), problems)
+    check_export(module, result, kept, classes)
+    return result
+
+
+def check_export(module, result: ExportResult, kept: dict[str, bytes], classes: ClassSet) -> None:
+    """Read the export back with the format's own reader and record every difference in `result`."""
+    try:
+        source = module.read(result.out)
+    except DatasetError as exc:
+        result.differences.append(f"The export could not be read back: {exc}")
+        return
+    found = {e.name: e for e in source.entries}
+    skipped: list[str] = list(source.problems)
+    first = 1 if module.POLYGONS else 0  # polygon formats have no class 0 of their own
+    for c in classes.classes:
+        if c.index >= first and source.classes.name_of(c.index) != c.name:
+            result.differences.append(f"Class {c.index} reads back as {source.classes.name_of(c.index)!r}, not "
+                                      f"{c.name!r}.")
+    for name, png in kept.items():
+        entry = found.get(name)
+        if entry is None or entry.load is None:
+            result.differences.append(f"{name} was exported but is missing when the export is read back.")
+            continue
+        try:
+            back = entry.load(skipped)
+        except DatasetError as exc:
+            result.differences.append(f"{name} cannot be read back: {exc}")
+            continue
+        mask = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+        if back.shape != mask.shape:
+            result.differences.append(f"{name} reads back at {back.shape[1]}x{back.shape[0]}, not "
+                                      f"{mask.shape[1]}x{mask.shape[0]}.")
+            continue
+        if not module.POLYGONS:
+            differing = int(np.count_nonzero(back != mask))
+            result.pixels_differing += differing
+            if differing:
+                result.differences.append(f"{name}: {differing} pixels read back as another class.")
+            continue
+        for value in np.flatnonzero(np.bincount(mask.ravel(), minlength=256) +
+                                    np.bincount(back.ravel(), minlength=256)).tolist():
+            a, b = mask == value, back == value
+            iou = float(np.count_nonzero(a & b) / np.count_nonzero(a | b))
+            result.worst_iou = iou if result.worst_iou is None else min(result.worst_iou, iou)
+            if iou < MIN_IOU:
+                result.differences.append(f"{name}: class {classes.name_of(value)!r} reads back with IoU "
+                                          f"{iou:.4f} (below {MIN_IOU}).")
+    result.differences += [f"Reading the export back: {p}" for p in skipped]

@@ -1,0 +1,138 @@
+"""The assisted tools driven through the real MaskEditor: scribble classifier, marker watershed, superpixel brush.
+
+Mouse and keys go through the view like a user's; the heavy work runs on the controller's worker and the tests
+wait for its signals, so they also check that nothing is computed on the GUI thread.
+"""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import threading  # noqa: E402
+
+import numpy as np  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+
+from seg_desktop.gui.editor import assist as assist_module  # noqa: E402
+from seg_desktop.gui.editor.assist import AssistController  # noqa: E402
+from tests.gui.test_editor import CLASSES, H, W, at_one_to_one, drag, editor, make_image  # noqa: E402,F401
+
+SQUARE = (slice(10, 26), slice(40, 56))  # the blue square of make_image
+
+
+def scribble(ed, qtbot, tool: str) -> AssistController:
+    """Scribble class 1 inside the blue square and class 0 around it, with `tool`; wait for the preview."""
+    ctrl = AssistController.of(ed)
+    ed.set_tool(tool)
+    ed.set_brush_size(2)
+    ed.set_current_class(1)
+    drag(ed, [(44, 14), (50, 20)])
+    ed.set_current_class(0)
+    drag(ed, [(60, 4), (34, 4), (34, 30)])
+    with qtbot.waitSignal(ctrl.previewReady, timeout=20000):
+        drag(ed, [(60, 40), (5, 40), (5, 5)])
+    qtbot.waitUntil(lambda: not ctrl.is_busy(), timeout=20000)
+    return ctrl
+
+
+def square_truth() -> np.ndarray:
+    truth = np.zeros((H, W), np.uint8)
+    truth[SQUARE] = 1
+    return truth
+
+
+def test_scribble_preview_accept_is_one_step_and_undo_restores_bit_for_bit(editor, qtbot):
+    start = np.zeros((H, W), np.uint8)
+    start[:, :8] = 2  # hand-labelled pixels the accept overwrites (the option is off)
+    editor.session.set_current("s", make_image(), start, CLASSES)
+    at_one_to_one(editor)
+    ctrl = scribble(editor, qtbot, "scribble")
+    assert np.array_equal(editor.session.mask(), start)  # scribbles never touch the mask
+    assert (ctrl.preview == square_truth()).mean() > 0.97
+    QTest.keyClick(editor.view, Qt.Key.Key_Return)
+    after = editor.session.mask().copy()
+    assert (after == square_truth()).mean() > 0.97
+    assert editor.undo_group().activeStack().count() == 1
+    assert ctrl.preview is None and (ctrl.scribbles == -1).all()  # accepted: scribbles cleared
+    editor.undo()
+    assert np.array_equal(editor.session.mask(), start)
+    editor.redo()
+    assert np.array_equal(editor.session.mask(), after)
+
+
+def test_accept_only_into_unlabelled_keeps_hand_labels(editor, qtbot):
+    start = np.zeros((H, W), np.uint8)
+    start[SQUARE][:4] = 2
+    editor.session.set_current("u", make_image(), start, CLASSES)
+    at_one_to_one(editor)
+    ctrl = scribble(editor, qtbot, "scribble")
+    ctrl.set_only_unlabelled(True)  # unlabelled = the ignore class (3) here, so nothing painted 0/2 changes
+    assert not ctrl.accept("Scribble classifier") or np.array_equal(editor.session.mask(), start)
+    start3 = np.full((H, W), 3, np.uint8)
+    start3[SQUARE][:4] = 2
+    editor.session.set_current("v", make_image(), start3, CLASSES)
+    at_one_to_one(editor)
+    ctrl = scribble(editor, qtbot, "scribble")
+    ctrl.set_only_unlabelled(True)
+    assert ctrl.accept("Scribble classifier")
+    mask = editor.session.mask()
+    assert (mask[SQUARE][:4] == 2).all()  # kept
+    assert (mask[SQUARE][4:] == 1).mean() > 0.95 and (mask == 3).sum() == 0
+
+
+def test_escape_clears_scribbles_and_image_switch_drops_everything(editor, qtbot):
+    ctrl = scribble(editor, qtbot, "watershed")
+    assert ctrl.preview is not None
+    QTest.keyClick(editor.view, Qt.Key.Key_Escape)
+    assert ctrl.preview is None and (ctrl.scribbles == -1).all()
+    QTest.keyClick(editor.view, Qt.Key.Key_Return)  # nothing to accept: no edit
+    assert editor.undo_group().activeStack().count() == 0
+    editor.session.set_current("other", make_image(1), None, CLASSES)
+    assert ctrl.scribbles is None and ctrl.preview is None
+
+
+def test_watershed_fills_the_square_from_markers(editor, qtbot):
+    ctrl = scribble(editor, qtbot, "watershed")
+    assert (ctrl.preview == square_truth()).mean() > 0.98
+    QTest.keyClick(editor.view, Qt.Key.Key_Enter)
+    assert (editor.session.mask() == square_truth()).mean() > 0.98
+    assert editor.undo_group().activeStack().undoText() == "Marker watershed"
+
+
+def test_features_and_superpixels_are_computed_off_the_gui_thread(editor, qtbot, monkeypatch):
+    threads = []
+    real_features, real_superpixels = assist_module.compute_features, assist_module.compute_superpixels
+    monkeypatch.setattr(assist_module, "compute_features",
+                        lambda *a: threads.append(threading.current_thread()) or real_features(*a))
+    monkeypatch.setattr(assist_module, "compute_superpixels",
+                        lambda *a: threads.append(threading.current_thread()) or real_superpixels(*a))
+    ctrl = AssistController.of(editor)
+    with qtbot.waitSignal(ctrl.featuresReady, timeout=20000):
+        editor.set_tool("scribble")
+    with qtbot.waitSignal(ctrl.superpixelsReady, timeout=20000):
+        editor.set_tool("superpixel")
+    assert len(threads) == 2 and threading.main_thread() not in threads
+
+
+def test_superpixel_stroke_snaps_to_superpixel_boundaries(editor, qtbot):
+    ctrl = AssistController.of(editor)
+    ctrl.set_superpixel_size(6)
+    editor.set_brush_size(1)
+    editor.set_current_class(2)
+    editor.set_tool("superpixel")
+    drag(editor, [(10, 10), (20, 12)])  # superpixels not ready yet: nothing painted, the tool says so
+    assert not editor.session.mask().any()
+    qtbot.waitUntil(lambda: ctrl.superpixels is not None, timeout=20000)
+    drag(editor, [(10, 10), (20, 12), (25, 30)])
+    painted = editor.session.mask() == 2
+    labels = ctrl.superpixels.labels
+    touched = np.unique(labels[painted])
+    assert np.array_equal(painted, np.isin(labels, touched))  # whole superpixels, nothing else
+    assert painted[10, 10] and painted[12, 20] and painted[30, 25]
+    brush_only = np.zeros((H, W), bool)
+    brush_only[9:12, 9:27] = True
+    assert painted.sum() > brush_only.sum()  # more than the 1 px brush itself
+    assert editor.undo_group().activeStack().count() == 1
+    editor.undo()
+    assert not editor.session.mask().any()
