@@ -16,22 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DatasetError
+from .resource_files import palette
 from .safeio import is_dir, present, read_text_capped
 
 IGNORE_NAMES = frozenset({"void", "ignore", "unlabelled", "unlabeled", "ignore_index", "dontcare", "don't care"})
 VOC_IGNORE = 255
 COLOUR_INFERRED = "inferred from mask colours"
 
-VOC_NAMES = (
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
-)
-
-CAMVID_CLASSES = (
-    ("Sky", (128, 128, 128)), ("Building", (128, 0, 0)), ("Pole", (192, 192, 128)), ("Road", (128, 64, 128)),
-    ("Pavement", (60, 40, 222)), ("Tree", (128, 128, 0)), ("SignSymbol", (192, 128, 128)), ("Fence", (64, 64, 128)),
-    ("Car", (64, 0, 128)), ("Pedestrian", (64, 64, 0)), ("Bicyclist", (0, 128, 192)), ("Unlabelled", (0, 0, 0)),
-)
 
 
 def voc_palette(n: int = 256) -> np.ndarray:
@@ -255,15 +246,14 @@ def write_classes_csv(path: Path, classes: ClassSet) -> None:
 
 
 def voc_classes() -> ClassSet:
-    pal = voc_palette()
-    classes = [ClassInfo(i, n, tuple(int(v) for v in pal[i])) for i, n in enumerate(VOC_NAMES)]
-    classes.append(ClassInfo(VOC_IGNORE, "void", (224, 224, 192)))
-    return ClassSet(classes, VOC_IGNORE, "VOC palette")
+    """PASCAL VOC's 21 classes and void 255 (resources/palettes/voc.csv: the bit-interleaved colours)."""
+    return ClassSet([ClassInfo(i, n, c) for i, n, c in palette("voc")], VOC_IGNORE, "VOC palette")
 
 
 def camvid_classes() -> ClassSet:
-    classes = [ClassInfo(i, n, c) for i, (n, c) in enumerate(CAMVID_CLASSES)]
-    return ClassSet(classes, len(CAMVID_CLASSES) - 1, "CamVid palette")
+    """CamVid's 11 classes and Unlabelled, the last (resources/palettes/camvid.csv)."""
+    classes = [ClassInfo(i, n, c) for i, n, c in palette("camvid")]
+    return ClassSet(classes, classes[-1].index, "CamVid palette")
 
 
 def inferred_classes(values: set[int], colors: set[tuple[int, int, int]] | None = None) -> ClassSet:

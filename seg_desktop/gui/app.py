@@ -13,6 +13,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from .crash import ExceptionHook
+from .icons import app_icon
 from .main_window import MainWindow
 
 ORG_NAME = "seg-desktop"
@@ -25,6 +26,8 @@ def create_app() -> QApplication:
     app.setOrganizationName(ORG_NAME)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName("seg-desktop")
+    app.setDesktopFileName("seg-desktop")  # the taskbar matches the window to resources/seg-desktop.desktop
+    app.setWindowIcon(app_icon())
     return app
 
 

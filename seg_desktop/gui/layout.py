@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import QDockWidget, QListWidget, QMainWindow, QScrollArea, QWidget
 
 if TYPE_CHECKING:
@@ -23,9 +23,20 @@ def _dock(window: QMainWindow, title: str, name: str, widget: QWidget, area: Qt.
     return dock
 
 
+class _ReflowArea(QScrollArea):
+    """A scroll area that tells its panel the width it has (`fit_width`), so the panel can re-flow instead of
+    being cut or scrolled sideways."""
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        fit = getattr(self.widget(), "fit_width", None)
+        if fit is not None:
+            fit(self.viewport().width() if self.verticalScrollBar().isVisible() else self.width())
+        super().resizeEvent(event)
+
+
 def _scrollable(widget: QWidget) -> QScrollArea:
     """A tall panel in a scroll area, so its dock never forces the window above a laptop screen's size."""
-    area = QScrollArea()
+    area = _ReflowArea()
     area.setWidget(widget)
     area.setWidgetResizable(True)
     area.setFrameShape(QScrollArea.Shape.NoFrame)

@@ -294,10 +294,7 @@ class MainWindow(QMainWindow):
     def show_export(self) -> None:
         if self.dataset is None:
             return
-        runs = trained_runs(self.dataset.root)
-        if not runs:
-            dialogs.show_error(self, "There is no trained model in this folder yet; train one first (Ctrl+T).")
-            return
+        runs = trained_runs(self.dataset.root)  # none yet: the ground truth can still be exported
         key = self.session.current_key()
         ExportDialog(self.dataset, runs, [key] if key else [], settings=self.settings, parent=self).exec()
 

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu, QStyle, QToolBar
+from PySide6.QtWidgets import QMenu, QToolBar
 
 from ..core.paths import display_path
+from .import_dialog import show_import_dialog
+from .icons import app_icon, icon
 from .shortcuts import CheatSheet, ClassPicker, KeyRouter
 
 if TYPE_CHECKING:
@@ -71,25 +73,26 @@ def _from_setting(value: str) -> str:
 
 
 def _action(window: MainWindow, text: str, slot: Callable, shortcut: QKeySequence | str | None = None,
-            icon: QStyle.StandardPixmap | None = None) -> QAction:
+            icon_name: str | None = None) -> QAction:
     action = QAction(text, window)
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
-    if icon is not None:
-        action.setIcon(window.style().standardIcon(icon))
+    if icon_name is not None:
+        action.setIcon(icon(icon_name))
     action.triggered.connect(slot)
     return action
 
 
 def build_menus(w: MainWindow) -> None:
     """Create the window's actions as attributes (`w.open_action`, `w.save_action`, …), its menus and toolbar."""
-    sp = QStyle.StandardPixmap
     session = w.session
-    w.open_action = _action(w, "&Open folder…", w.choose_folder, QKeySequence.StandardKey.Open, sp.SP_DirOpenIcon)
+    w.setWindowIcon(app_icon())
+    w.open_action = _action(w, "&Open folder…", w.choose_folder, QKeySequence.StandardKey.Open, "open")
     w.sample_action = _action(w, "Open &sample dataset", w.open_sample)
     w.open_run_action = _action(w, "Open r&un…", w.choose_run)
+    w.import_action = _action(w, "&Import…", lambda: show_import_dialog(w))
     w.save_action = _action(w, "&Save mask", session.save_current, QKeySequence.StandardKey.Save,
-                            sp.SP_DialogSaveButton)
+                            "save")
     w.save_all_action = _action(w, "Save &all masks", session.save_all, "Ctrl+Shift+S")
     w.classes_action = _action(w, "&Classes…", w.edit_classes)
     w.quit_action = _action(w, "&Quit", w.close, QKeySequence.StandardKey.Quit)
@@ -97,14 +100,15 @@ def build_menus(w: MainWindow) -> None:
     w.ask_switch_action.setChecked(w.settings.value(ASK_BEFORE_SWITCH, False, type=bool))
     w.ask_switch_action.toggled.connect(lambda on: w.settings.setValue(ASK_BEFORE_SWITCH, on))
     ea = w.editor_actions
-    ea.undo.setIcon(w.style().standardIcon(sp.SP_ArrowBack))
-    ea.redo.setIcon(w.style().standardIcon(sp.SP_ArrowForward))
+    for action, name in ((ea.undo, "undo"), (ea.redo, "redo"), *((a, n) for n, a in ea.tool_actions.items())):
+        action.setIcon(icon(name))
 
     menu = w.menuBar().addMenu("&File")
     menu.addAction(w.open_action)
     w.recent_menu = menu.addMenu("Open &recent")
     menu.addAction(w.sample_action)
     menu.addAction(w.open_run_action)
+    menu.addAction(w.import_action)
     menu.addSeparator()
     menu.addActions([w.save_action, w.save_all_action])
     menu.addSeparator()
@@ -120,9 +124,9 @@ def build_menus(w: MainWindow) -> None:
     menu = w.menuBar().addMenu("&Tools")
     menu.addActions(list(ea.tool_actions.values()))
 
-    w.train_action = _action(w, "&Train", w.train, "Ctrl+T", sp.SP_MediaPlay)
-    w.stop_train_action = _action(w, "&Stop training", w.training.request_stop, None, sp.SP_MediaStop)
-    w.predict_action = _action(w, "&Predict all", lambda: w.prediction.predict_all(), "Ctrl+Shift+P")
+    w.train_action = _action(w, "&Train", w.train, "Ctrl+T", "train")
+    w.stop_train_action = _action(w, "&Stop training", w.training.request_stop, None, "stop")
+    w.predict_action = _action(w, "&Predict all", lambda: w.prediction.predict_all(), "Ctrl+Shift+P", "predict")
     w.accept_action = _action(w, "&Accept prediction as mask", w.accept_prediction, "Ctrl+Shift+A")
     w.label_next_action = _action(w, "&Label next (most uncertain)", w.label_next, "Ctrl+N")
     w.health_action = _action(w, "Dataset &health…", w.show_health)

@@ -108,7 +108,8 @@ def export_model(run_folder: Path | str, fmt: str, out: Path | str, data: Path |
         with tempfile.TemporaryDirectory(prefix="seg-desktop-export-") as tmp:
             staging = Path(tmp)
             _EXPORTERS[fmt](run, staging)
-            parity = _PARITY[fmt](run, staging / _MODEL_FILE[fmt], images)
+            with _on_cpu():
+                parity = _PARITY[fmt](run, staging / _MODEL_FILE[fmt], images)
             if not parity.ok:
                 raise DatasetError(f"The {fmt} export of {display_path(run.model_file)} does not predict like the "
                                    f"Keras model ({parity}; allowed {MAX_ABS_DIFF:g} and "
@@ -219,6 +220,16 @@ _EXPORTERS: dict[str, Callable[[LoadedRun, Path], None]] = {
 
 
 # ---------------------------------------------------------------- reading each format back
+
+
+@contextlib.contextmanager
+def _on_cpu():
+    """Compare on the CPU in float32: a GPU may run the Keras model in TensorFloat-32 (10-bit mantissa), whose
+    rounding, not the export, would then be measured."""
+    import tensorflow as tf
+
+    with tf.device("/CPU:0"):
+        yield
 
 
 def _parity(run: LoadedRun, images: np.ndarray, predict: Callable[[np.ndarray], np.ndarray]) -> Parity:

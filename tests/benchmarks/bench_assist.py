@@ -210,7 +210,7 @@ def noc_table(images_per_set: int, limits: dict[str, int]) -> None:
                 for k in range(len(TARGETS)):
                     totals[t.name][k].append(limit + 1 if reached[k] is None else reached[k])
                 cells.append(" / ".join(str(r) if r is not None else f">{limit}" for r in reached)
-                             + f" ({per * 1000:.0f} ms)")
+                             + f" (IoU {iou:.2f}, {per * 1000:.0f} ms)")
             print(f"| {folder} | {Path(sample.key).name} | " + " | ".join(cells) + " |", flush=True)
     print("| **mean** (not reached = limit+1) | | " + " | ".join(
         " / ".join(f"{statistics.mean(v):.1f}" for v in totals[t.name]) for t in tools) + " |")

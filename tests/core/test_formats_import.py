@@ -148,8 +148,8 @@ def test_import_labelme_with_labels_txt(tmp_path):
     _write(src / "labels.txt", "__ignore__\n_background_\nroad\ncar\n")
     shapes = [{"label": "car", "points": [[0, 0], [5, 0], [5, 5], [0, 5]], "shape_type": "polygon"},
               {"label": "__ignore__", "points": [[10, 0], [15, 0], [15, 5], [10, 5]], "shape_type": "polygon"}]
-    _write(src / "img" / "a.json", json.dumps({"shapes": shapes, "imagePath": "a.png", "imageHeight": H,
-                                               "imageWidth": W}))
+    _write(src / "ann" / "a.json", json.dumps({"shapes": shapes, "imagePath": "..\\img\\a.png",  # as on Windows
+                                               "imageHeight": H, "imageWidth": W}))
     result, data, masks = _import(src, "labelme", tmp_path)
     assert result.problems == []
     assert data.classes.names == ["background", "road", "car"] and data.classes.ignore_index == 255

@@ -12,7 +12,7 @@ from seg_desktop.core.dataset import open_dataset
 from seg_desktop.core.sample_data import make_sample_dataset
 from seg_desktop.core.writeguard import MANIFEST
 from seg_desktop.gui.export_dialog import ExportDialog, export_masks
-from tests.helpers import make_untrained_run
+from tests.helpers import make_untrained_run, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +74,25 @@ def test_refuses_to_export_into_the_dataset(dialog, data):
     assert not dialog.start_export() and "output folder" in dialog.status.text()
 
 
-def test_export_model_copies_best_keras(qtbot, dialog, run_dir, tmp_path):
-    with qtbot.waitSignal(dialog.modelExported, timeout=30000) as result:
-        assert dialog.export_model(tmp_path / "exported" / "my-model")
-    dest = tmp_path / "exported" / "my-model.keras"
-    assert result.args == [str(dest)] and dest.read_bytes() == (run_dir / "best.keras").read_bytes()
+def test_export_model_writes_the_checked_keras_model(qtbot, dialog, run_dir, tmp_path):
+    dialog.model_format_combo.setCurrentIndex(dialog.model_format_combo.findData("keras"))
+    with qtbot.waitSignal(dialog.modelExported, timeout=60000) as result:
+        assert dialog.export_model(tmp_path / "exported")
+    dest = tmp_path / "exported"
+    assert result.args == [str(dest)] and (dest / "model.keras").read_bytes() == (run_dir / "best.keras").read_bytes()
+    assert json.loads((dest / "model.json").read_text())["format"] == "keras" and (dest / "predict.py").is_file()
+    assert "predicts like the Keras model" in dialog.status.text()
+    assert dialog.settings.value("export/model_format") == "keras"
+
+
+def test_export_model_refuses_a_folder_of_the_users(qtbot, dialog, tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    before = snapshot(tmp_path / "mine")
+    with qtbot.waitSignal(dialog.failed, timeout=60000) as result:
+        assert dialog.export_model(tmp_path / "mine")
+    assert "not empty" in result.args[0] and dialog.status.text() == result.args[0]
+    assert snapshot(tmp_path / "mine") == before
 
 
 def test_stop_flag_ends_the_export(run_dir, data, tmp_path):

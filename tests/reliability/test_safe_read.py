@@ -39,11 +39,15 @@ from tests.helpers import make_untrained_run, snapshot
 REPO = Path(__file__).resolve().parents[2]
 
 
+class Blocked(BaseException):
+    """Not an OSError (as TimeoutError is), so no reader's `except OSError` can swallow it and block again."""
+
+
 @contextlib.contextmanager
 def deadline(seconds: int = 20):
-    """Raise TimeoutError in the main thread after `seconds`: a blocked open() of a FIFO is interrupted."""
+    """Raise Blocked in the main thread after `seconds`: a blocked open() of a FIFO is interrupted."""
     def expired(signum, frame):
-        raise TimeoutError(f"still blocked after {seconds} s")
+        raise Blocked(f"still blocked after {seconds} s")
 
     previous = signal.signal(signal.SIGALRM, expired)
     signal.alarm(seconds)

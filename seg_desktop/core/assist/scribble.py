@@ -21,7 +21,7 @@ from .scribbles import NONE, scribbled_classes
 MAX_PIXELS = 512 * 512
 TREES = 32
 DEPTH = 12
-MAX_SAMPLES_PER_CLASS = 20_000  # a long stroke adds no information past this, only time
+MAX_SAMPLES_PER_CLASS = 3_000  # per class: more adds little to a forest, only fitting time
 
 
 @dataclass(frozen=True)

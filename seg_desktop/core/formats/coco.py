@@ -144,11 +144,11 @@ def read(src: Path) -> Source:
     entries = []
     for record in images:
         name = record.get("file_name")
+        anns = by_image.pop(record.get("id"), [])
         image = _image_file(path, root, name) if isinstance(name, str) and name else None
         if image is None:
             problems.append(f"{path} lists the image {name!r}, which is not in {root / 'images'}; it was skipped.")
             continue
-        anns = by_image.pop(record.get("id"), [])
         entries.append(Entry(image.stem, image, lambda problems, record=record, anns=anns, image=image:
                              load_image(path, image, record, anns, ids, problems)))
     for image_id, anns in by_image.items():

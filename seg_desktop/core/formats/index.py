@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..classes import ClassSet
 from .layout import LayoutWriter, plan_layout, read_layout
 
 TITLE = "Index PNG folder (images/ + masks/, class numbers)"

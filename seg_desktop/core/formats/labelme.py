@@ -40,7 +40,7 @@ def _label(shape: object) -> str | None:
     return shape.get("label") if isinstance(shape, dict) and isinstance(shape.get("label"), str) else None
 
 
-def read_classes(root: Path, files: list[Path], problems: list[str]) -> ClassSet:
+def read_classes(root: Path, files: list[Path]) -> ClassSet:
     if present(root / "labels.txt"):
         names = [line.strip() for line in read_text_capped(root / "labels.txt", "csv").splitlines() if line.strip()]
         return classes_from_names(names, str(root / "labels.txt"), ignore_name=IGNORE)
@@ -106,7 +106,7 @@ def read(src: Path) -> Source:
     if not files:
         raise DatasetError(f"{root} holds no LabelMe .json files; pass the folder LabelMe saved them in.", root)
     problems: list[str] = []
-    classes = read_classes(root, files, problems)
+    classes = read_classes(root, files)
     entries = []
     for path in files:
         try:
@@ -114,6 +114,8 @@ def read(src: Path) -> Source:
         except DatasetError as exc:
             problems.append(f"{str(exc).rstrip('.')}; it was skipped.")
             continue
+        if isinstance(image_path, str):
+            image_path = image_path.replace("\\", "/")  # LabelMe on Windows writes ..\\images\\a.jpg
         image = path.parent / image_path if isinstance(image_path, str) and image_path else None
         if image is None or not image.is_file():
             problems.append(f"{path} names the image {image_path!r}, which is not beside it; it was skipped (put "

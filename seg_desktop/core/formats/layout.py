@@ -7,6 +7,8 @@ index, palette, binary or colour masks is read the same way the app reads it.
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from ..classes import ClassSet, write_classes_csv
 from ..dataset import Sample, open_dataset
 from ..errors import DatasetError
 from ..maskio import MaskFormat, encode_mask
+from ..paths import display_path, fit_name
 from ..writeguard import Output
 from .base import Entry, Planned, Source, Writer, copy_image, require_folder
 
@@ -41,17 +44,44 @@ def plan_layout(items: Sequence[Planned], classes: ClassSet) -> list[str]:
 
 
 class LayoutWriter(Writer):
-    """images/NAME.ext (copied) + masks/NAME.png of the mask kind `kind` (see maskio.MaskFormat) + classes.csv."""
+    """images/NAME.ext + masks/NAME.png of the mask kind `kind` (see maskio.MaskFormat) + classes.csv. The
+    images are copied, or with `link` "hard"/"sym" linked (an import's choice); a None mask leaves the image
+    unlabelled."""
 
     kind = "index"
+
+    def __init__(self, out: Output, classes: ClassSet, link: str = "copy") -> None:
+        super().__init__(out, classes)
+        self.link = link
 
     def add(self, item: Planned, mask: np.ndarray | None) -> None:
         if mask is not None:
             self.out.write_bytes(f"masks/{item.name}.png", encode_mask(mask, MaskFormat(self.kind), self.classes))
-        copy_image(self.out, f"images/{item.image_file}", item.image)
+        place_image(self.out, f"images/{item.image_file}", item.image, self.link)
 
     def close(self, written: Sequence[Planned]) -> None:
         write_class_file(self.out, self.classes)
+
+
+def place_image(out: Output, name: str, image: Path, link: str) -> None:
+    """The image copied, hard-linked or symlinked (absolute) at `name`; a link is made beside and renamed in."""
+    if link == "copy":
+        copy_image(out, name, image)
+        return
+    dest = out.path(name)
+    tmp = dest.with_name(f".{fit_name(dest.name, 6)}.link")
+    try:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        if link == "hard":
+            os.link(image, tmp)
+        else:
+            os.symlink(os.path.abspath(image), tmp)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        hint = " (they are on different disks: copy or symlink instead)" if exc.errno == errno.EXDEV else ""
+        raise DatasetError(f"Cannot link {display_path(image)} as {display_path(dest)} ({exc.strerror or exc})"
+                           f"{hint}; choose another way to bring the images.", dest) from None
 
 
 def write_class_file(out: Output, classes: ClassSet) -> None:

@@ -21,11 +21,11 @@ from ..classes import ClassSet
 from ..dataset import Dataset, Sample
 from ..errors import DatasetError
 from ..maskio import MaskFormat, encode_mask
-from ..paths import display_path, fit_name
-from ..writeguard import Output, WriteRefused, claim_output, unique_names
+from ..paths import fit_name
+from ..writeguard import WriteRefused, claim_output, unique_names
 from . import get_format
-from .base import Planned, copy_image
-from .layout import CLASS_FILE, write_class_file
+from .base import Planned
+from .layout import LayoutWriter, plan_layout
 
 LINKS = ("copy", "hard", "sym")
 MIN_IOU = 0.99
@@ -60,27 +60,6 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _place(out: Output, name: str, image: Path, link: str) -> None:
-    """The image copied, hard-linked or symlinked (absolute) at `name`; a link is made beside and renamed in."""
-    if link == "copy":
-        copy_image(out, name, image)
-        return
-    dest = out.path(name)
-    tmp = dest.with_name(f".{fit_name(dest.name, 6)}.link")
-    try:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        if link == "hard":
-            os.link(image, tmp)
-        else:
-            os.symlink(os.path.abspath(image), tmp)
-        os.replace(tmp, dest)
-    except OSError as exc:
-        hint = " (the folders are on different disks: use --link sym or copy)" if exc.errno == 18 else ""
-        raise DatasetError(f"Cannot link {display_path(image)} as {display_path(dest)} ({exc.strerror or exc})"
-                           f"{hint}; choose another way to bring the images.", dest) from None
-
-
 def import_masks(src: Path | str, fmt: str, out: Path | str, link: str = "copy", progress: Progress | None = None,
                  stop: threading.Event | None = None) -> ImportResult:
     """Read `src` in `fmt` and write `out/images/`, `out/masks/` (index PNGs) and `out/classes.csv`.
@@ -97,26 +76,21 @@ def import_masks(src: Path | str, fmt: str, out: Path | str, link: str = "copy",
     entries = source.entries
     names = unique_names([fit_name(e.name, 16) for e in entries], [""])
     items = [Planned(n, e.image, e.split or "train") for n, e in zip(names, entries)]
-    files = [f"images/{i.image_file}" for i in items]
-    files += [f"masks/{i.name}.png" for i, e in zip(items, entries) if e.load is not None] + [CLASS_FILE]
-    output = claim_output(out, files, "imported dataset", fresh=True)
+    output = claim_output(out, plan_layout(items, source.classes), "imported dataset", fresh=True)
+    writer = LayoutWriter(output, source.classes, link)  # index masks; unlabelled images stay unlabelled
     problems = list(source.problems)
     images = masks = 0
     for done, (item, entry) in enumerate(zip(items, entries), start=1):
         if stop is not None and stop.is_set():
             break
         try:
-            if entry.load is not None:
-                mask = entry.load(problems)
-                output.write_bytes(f"masks/{item.name}.png", encode_mask(mask, MaskFormat("index"), None))
-                masks += 1
-            _place(output, f"images/{item.image_file}", item.image, link)
-            images += 1
+            writer.add(item, None if entry.load is None else entry.load(problems))
+            images, masks = images + 1, masks + (entry.load is not None)
         except DatasetError as exc:
             problems.append(f"{str(exc).rstrip('.')}; it was skipped.")
         if progress is not None:
             progress(done, len(items))
-    write_class_file(output, source.classes)
+    writer.close(items)
     output.finish()
     return ImportResult(output.folder, images, masks, source.classes, problems)
 
@@ -149,11 +123,10 @@ def export_masks(items: Sequence[tuple[Planned, Callable[[], np.ndarray]]], clas
         try:
             mask = load()
             writer.add(item, mask)
+            kept[item.name] = encode_mask(mask, MaskFormat("index"), None)
+            written.append(item)
         except DatasetError as exc:
             problems.append(f"{str(exc).rstrip('.')}; it was not exported.")
-            continue
-        kept[item.name] = encode_mask(mask, MaskFormat("index"), None)
-        written.append(item)
         if progress is not None:
             progress(done, len(items))
     writer.close(written)

@@ -279,7 +279,7 @@ class MaskEditor(QWidget):
 
     def _rebuild_scene(self, image: np.ndarray, mask: np.ndarray) -> None:
         self._clear_scene()
-        self._photo = ArrayImageItem(image)
+        self._photo = ArrayImageItem(image, pyramid=True)
         self._overlay = MaskOverlay(mask, self._classes)
         self._overlay.setOpacity(self._opacity)
         self._overlay.setVisible(self._overlay_visible)

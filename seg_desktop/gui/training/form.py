@@ -136,29 +136,49 @@ class SettingsForm(QGroupBox):
         self._apply_when()
 
     def _lay_out(self) -> None:
-        """Value settings two per row (label, widget), then the check boxes, then "Start from"."""
+        """Value settings `columns` per row (label, widget), then the check boxes, then "Start from"."""
         grid = QGridLayout(self)
         grid.setHorizontalSpacing(8)
         grid.setVerticalSpacing(4)
+        for name, setting in self._settings.items():
+            if setting.kind != "bool":
+                self._labels[name] = QLabel(setting.label)
+        self._start_label = QLabel("Start from")
+        self._start_row = QHBoxLayout()
+        self._start_row.addWidget(self.start_edit, 1)
+        self._start_row.addWidget(self.browse_button)
+        self._columns = 0
+        self.set_columns(2)
+
+    def set_columns(self, columns: int) -> None:
+        """Two settings per row where the dock is wide, one where it is narrow (1024 px screens): the panel calls
+        this as its dock resizes, so no field is ever cut or needs a sideways scroll."""
+        if columns == self._columns:
+            return
+        self._columns = columns
+        grid: QGridLayout = self.layout()
+        while grid.count():
+            item = grid.takeAt(0)
+            if item.layout() is self._start_row:
+                self._start_row.setParent(None)
         valued = [n for n, s in self._settings.items() if s.kind != "bool"]
         for i, name in enumerate(valued):
-            row, col = divmod(i, 2)
-            self._labels[name] = QLabel(self._settings[name].label)
+            row, col = divmod(i, columns)
             grid.addWidget(self._labels[name], row, 2 * col)
             grid.addWidget(self._fields[name], row, 2 * col + 1)
-        row = (len(valued) + 1) // 2
+        row = (len(valued) + columns - 1) // columns
         checks = [self._fields[n] for n, s in self._settings.items() if s.kind == "bool"] + [self.child_check]
         for i, check in enumerate(checks):
-            grid.addWidget(check, row + i // 2, 2 * (i % 2), 1, 2)
-        row += (len(checks) + 1) // 2
-        start_row = QHBoxLayout()
-        start_row.addWidget(self.start_edit, 1)
-        start_row.addWidget(self.browse_button)
-        grid.addWidget(QLabel("Start from"), row, 0)
+            grid.addWidget(check, row + i // columns, 2 * (i % columns), 1, 2)
+        row += (len(checks) + columns - 1) // columns
+        grid.addWidget(self._start_label, row, 0)
         grid.addWidget(self.start_combo, row, 1)
-        grid.addLayout(start_row, row, 2, 1, 2)
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
+        if columns == 2:
+            grid.addLayout(self._start_row, row, 2, 1, 2)
+        else:  # the run folder on its own row under the choice
+            grid.addLayout(self._start_row, row + 1, 1)
+        for col in range(4):
+            grid.setColumnStretch(col, 1 if col in (1, 3) and col < 2 * columns else 0)
 
     # ------------------------------------------------------------------ values
 

@@ -19,7 +19,7 @@ from ...core.dataset import Dataset
 from ...core.paths import display_path
 from ...ml.config import TrainConfig
 from ...ml.listener import EpochRecord
-from ...ml.runs import read_history, run_info
+from ...ml.runs import list_runs, read_history, run_info
 from ..workers import start_worker_thread
 from .estimate import epoch_estimate, gpu_present
 from .form import SettingsForm
@@ -31,7 +31,7 @@ SETTINGS_GROUP = "training"
 # A Stop the engine has not finished by then (model still building, validation or a save under way) ends the
 # child process: checkpoints are written atomically and history.csv last, so the best one of the finished epochs
 # stays. Measured on the sample data: every phase stops within 2 s (tests/gui/test_labeller_day_training.py).
-STOP_GRACE_MS = 1200
+STOP_GRACE_MS = 1000
 # The first start's form (no remembered settings): a run the sample data finishes in a few minutes on a 2-core
 # CPU (UNet 16 filters at 128 px: ~4 s per epoch there), larger where a GPU is present.
 QUICK_START = {"size_edit": "128", "epochs_spin": 15, "filters_spin": 16}
@@ -66,6 +66,7 @@ class TrainingPanel(QWidget):
         self._live_run: str | None = None  # folder the panel's own worker writes (its epochs come as messages)
         self._info: dict = {}
         self._t0 = 0.0
+        self._two_columns_width: int | None = None
         self._build()
         self.load_settings()
         self._update_enabled()
@@ -84,8 +85,9 @@ class TrainingPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
-        self.progress.setFormat("Idle")
+        self.progress.setFormat("")
         self.progress.setValue(0)
+        self.progress.setVisible(False)  # an idle bar reads as an empty text box: shown only while training
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -122,6 +124,14 @@ class TrainingPanel(QWidget):
         self.runs_view.historyChanged.connect(self._on_history_changed)
         self.runs_view.exportPngRequested.connect(self.plots.save_png)
 
+    def fit_width(self, width: int) -> None:
+        """Lay the form out for `width` pixels (the dock's scroll area calls this as it resizes): two settings per
+        row when they fit, else one, so a narrow dock scrolls only down, never sideways."""
+        if self._two_columns_width is None:
+            self.form.set_columns(2)
+            self._two_columns_width = self.minimumSizeHint().width()
+        self.form.set_columns(2 if width >= self._two_columns_width else 1)
+
     # ------------------------------------------------------------------ public API
 
     def set_dataset(self, dataset: Dataset | None) -> None:
@@ -132,7 +142,12 @@ class TrainingPanel(QWidget):
         self._forget_foreign_run(dataset)
         if not self.is_training():
             self.plots.clear()
+            self.plots.set_run_name("")
         self.runs_view.set_root(None if dataset is None else dataset.root)
+        runs = list_runs(dataset.root) if dataset is not None and not self.is_training() else []
+        if runs:  # reopening a folder shows its newest run's curves, as they were when it was closed
+            self._current_run = str(runs[0].folder)
+            self._show_run(self._current_run)
         self._update_enabled()
         self.update_estimate()
 
@@ -281,6 +296,7 @@ class TrainingPanel(QWidget):
         self.progress.setValue(0)
         self.plots.start_run(epochs, initial, _records(self._current_run) if initial and self._current_run else [])
         self.progress.setFormat(f"Epoch {initial + 1}/{epochs} · building the model…")
+        self.plots.set_run_name(Path(self._current_run).name if self._current_run else "")
 
     @Slot(int, int, int, float)
     def _on_batch(self, epoch: int, step: int, steps: int, loss: float) -> None:
@@ -364,6 +380,7 @@ class TrainingPanel(QWidget):
 
     def _show_run(self, folder: str) -> None:
         self.plots.show_history(_records(folder))
+        self.plots.set_run_name(Path(folder).name)
 
     @Slot()
     def _update_overlays(self) -> None:
@@ -380,6 +397,8 @@ class TrainingPanel(QWidget):
     @Slot()
     def _update_enabled(self) -> None:
         training = self.is_training()
+        if training:
+            self.progress.setVisible(True)
         self.train_button.setEnabled(not training and self._dataset is not None)
         self.stop_button.setEnabled(training)
         self.form.set_training(training)

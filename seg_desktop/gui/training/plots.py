@@ -107,6 +107,15 @@ class TrainingPlots(QWidget):
         self._batch_n = 0
         self._refresh_epoch_lines()
 
+    def set_run_name(self, name: str) -> None:
+        """Name the current run's lines in the legends (and the exported PNG), e.g. "20240101-unet val", so they
+        read apart from ticked runs; "" for plain train/val."""
+        prefix = f"{name} " if name else ""
+        for line, text in ((self.train_loss_line, "train"), (self.val_loss_line, "val"),
+                           (self.train_iou_line, "train (during epoch)"), (self.val_iou_line, "val")):
+            line.set_label(prefix + text)
+        self._schedule(full=True)
+
     def add_batch(self, epoch: int, step: int, steps: int, loss: float) -> None:
         """One batch of `epoch` (0-based) finished with this training loss."""
         if not math.isfinite(loss):

@@ -32,19 +32,28 @@ from PySide6.QtWidgets import (
 )
 
 from ...ml.config import SETTING, setting_fields
+from ...ml.param_count import parameter_count
 from ...ml.runs import list_runs, read_history, run_info, runs_dir
 
 POLL_MS = 1000
-_RUN_COLUMNS = ("run", "model", "created", "epochs", "best_val_mean_iou", "mean_iou", "mean_dice",
+_RUN_COLUMNS = ("run", "model", "params", "created", "epochs", "best_val_mean_iou", "mean_iou", "mean_dice",
                 "pixel_accuracy", "train_seconds", "model_bytes")
 _SETTINGS = {f.name: f.metadata[SETTING] for f in setting_fields()
              if f.metadata[SETTING].form and f.name not in _RUN_COLUMNS}
 _BASE_COLUMNS = (*_RUN_COLUMNS, *_SETTINGS)
-_HEADERS = {"run": "Run", "model": "Model", "created": "Created", "epochs": "Epochs",
+_HEADERS = {"run": "Run", "model": "Model", "params": "Parameters", "created": "Created", "epochs": "Epochs",
             "best_val_mean_iou": "Best val IoU", "mean_iou": "Mean IoU", "mean_dice": "Mean Dice",
             "pixel_accuracy": "Pixel acc.", "train_seconds": "Train time", "model_bytes": "Model size",
             **{name: s.label for name, s in _SETTINGS.items()}}
 _Index = QModelIndex | QPersistentModelIndex
+# Why two IoUs of one model differ (issue 14: "Best val IoU 0.724 beside Mean IoU 0.735" was unexplained).
+_HEADER_TIPS = {
+    "best_val_mean_iou": "The best validation mean IoU of any epoch (history.csv), measured on the validation "
+                         "images at the training size; the epoch whose model best.keras keeps.",
+    "mean_iou": "Final evaluation of best.keras (metrics.json) on the validation images at full resolution, "
+                "so it differs a little from Best val IoU.",
+    "params": "Number of weights of the saved model (best.keras).",
+}
 
 
 def _setting_value(name: str, config: dict) -> Any:
@@ -74,7 +83,8 @@ def compare_rows(root: Path | str | None, extra: Sequence[Path] = ()) -> tuple[l
         cfg, metrics = info.config or {}, info.metrics or {}
         best = Path(info.folder) / "best.keras"
         row = {
-            "run": Path(info.folder).name, "model": info.model, "created": info.created, "epochs": info.epochs,
+            "run": Path(info.folder).name, "model": info.model,
+            "params": parameter_count(best) if best.is_file() else None, "created": info.created, "epochs": info.epochs,
             "best_val_mean_iou": info.best_val_mean_iou, "mean_iou": metrics.get("mean_iou"),
             "mean_dice": metrics.get("mean_dice"), "pixel_accuracy": metrics.get("pixel_accuracy"),
             "train_seconds": sum(_float(r.get("seconds")) or 0.0 for r in read_history(info.folder)),
@@ -118,6 +128,8 @@ def _display(column: str, value) -> str:
         return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
     if column == "model_bytes":
         return f"{float(value) / 1e6:.1f} MB"
+    if column == "params":
+        return f"{value / 1e6:.2f} M" if value >= 1e6 else f"{value / 1e3:.1f} k"
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
@@ -172,6 +184,8 @@ class RunsModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             column = self.columns[section]
             return _HEADERS.get(column, column.replace("iou ", "IoU "))
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return _HEADER_TIPS.get(self.columns[section])
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
@@ -247,7 +261,8 @@ class RunsView(QWidget):
         self.table.setToolTip("Tick a run to draw its curves beside the current one; select it to show it.")
         self.refresh_button = QPushButton("Refresh")
         self.csv_button = QPushButton("Export CSV…")
-        self.png_button = QPushButton("Export curves PNG…")
+        self.png_button = QPushButton("Export PNG…")
+        self.png_button.setToolTip("Save the curves as a PNG image")
         buttons = QHBoxLayout()
         for b in (self.refresh_button, self.csv_button, self.png_button):
             buttons.addWidget(b)
