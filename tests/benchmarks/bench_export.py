@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from seg_desktop.core.dataset import open_dataset
+from seg_desktop.core.errors import DatasetError
 from seg_desktop.ml.config import TrainConfig, parse_size
 from seg_desktop.ml.export import FORMATS, export_model, missing_onnx_packages
 from seg_desktop.ml.predict import load_run
@@ -85,7 +86,11 @@ def main() -> int:
             baseline = _seconds_per_image(lambda b: np.asarray(keras_model(b, training=False)), images)
             for fmt in formats:
                 started = time.perf_counter()
-                result = export_model(run_folder, fmt, Path(tmp) / f"{model}-{fmt}")
+                try:
+                    result = export_model(run_folder, fmt, Path(tmp) / f"{model}-{fmt}")
+                except DatasetError as exc:  # the read-back check refused it: that is a result too
+                    print(f"{model} {fmt} refused: {exc}", flush=True)
+                    continue
                 seconds = time.perf_counter() - started
                 per_image = _seconds_per_image(_runtime(result.folder, fmt), images)
                 size_mb = sum(p.stat().st_size for p in result.files) / 2**20

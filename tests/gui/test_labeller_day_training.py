@@ -53,11 +53,17 @@ def test_train_button_shows_the_time_per_epoch_of_the_last_comparable_run(window
 
 
 def _stop_and_time(qtbot, panel) -> float:
+    """Seconds from the Stop click until the panel says the run stopped (its training process has ended by then).
+    What the window starts next (predicting with the new run) is not part of the stop."""
+    said: list[float] = []
+    panel.statusMessage.connect(lambda text: said.append(time.monotonic()) if text.startswith(("Run", "Stopped"))
+                                else None)
     t0 = time.monotonic()
     panel.stop_button.click()
     assert panel.progress.format() == "Stopping…" and "Stopping" in panel.message_label.text()
     qtbot.waitUntil(lambda: not panel.is_training(), timeout=15000)
-    return time.monotonic() - t0
+    assert said and panel.progress.format() == "Stopped"
+    return said[0] - t0
 
 
 def test_stop_while_the_model_builds_takes_effect_at_once(qtbot, window, open_folder, sample_folder):

@@ -20,6 +20,7 @@ from tests.ml.test_settings import WithDropout  # noqa: E402
 NAMES = {"model_combo", "size_edit", "epochs_spin", "batch_spin", "lr_spin", "filters_spin", "width_spin",
          "loss_combo", "weights_combo", "augment_check", "val_spin", "start_combo", "start_edit", "browse_button",
          "child_check"}
+NAMES |= {"scale_combo", "crop_edit"}  # issue 11: native-resolution crops
 
 
 @pytest.fixture

@@ -147,6 +147,17 @@ def test_an_export_that_predicts_differently_is_not_written(runs, tmp_path, monk
 
 
 @NO_ONNX
+def test_a_segnet_onnx_mismatch_names_the_unpooling(runs, tmp_path, monkeypatch):
+    """What a trained SegNet gets when ONNX Runtime's rounding moves an unpooled value (see ml/export.py)."""
+    monkeypatch.setitem(export._PARITY, "onnx", lambda run, path, images: export.Parity(8, 86400, 0.092, 0.9997))
+    with pytest.raises(DatasetError) as err:
+        export_model(runs["segnet"], "onnx", tmp_path / "out")
+    message = str(err.value)
+    assert "max probability difference 9.20e-02" in message and "SegNet's unpooling" in message
+    assert "export it as savedmodel or keras instead" in message and not (tmp_path / "out").exists()
+
+
+@NO_ONNX
 def test_an_op_onnx_lacks_is_one_sentence(data, tmp_path):
     import keras
     import tensorflow as tf

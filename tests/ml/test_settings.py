@@ -16,6 +16,8 @@ from seg_desktop.ml.config import SETTING, TrainConfig, _setting, setting_fields
 DESIGN_FLAGS = {"--model", "--epochs", "--size", "--batch", "--lr", "--base-filters", "--width", "--val-split",
                 "--no-augment", "--loss", "--class-weights", "--resume", "--encoder-weights", "--out", "--strategy",
                 "--seed", "--patience"}
+# round 2, issue 11: native-resolution crops (DESIGN.md's --scale, --crop) and data larger than memory
+DESIGN_FLAGS |= {"--scale", "--crop", "--scale-jitter", "--data-memory", "--disk-cache"}
 
 
 @dataclasses.dataclass
