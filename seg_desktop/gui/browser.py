@@ -7,6 +7,7 @@ rows) instead of QSortFilterProxyModel's per-comparison `data()` calls into Pyth
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,19 @@ class Row:
     dirty: bool = False
 
 
+def natural_key(text: str) -> tuple:
+    """Sort key that orders the digits in a name as numbers: 2.png before 10.png (membrane's 0, 1, 2 … 10, 11),
+    case-insensitively."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part.lower())
+                 for part in re.split(r"(\d+)", text) if part)
+
+
 def _sort_key(column: int):
     if column == COL_STATUS:
-        return lambda r: (STATUSES.index(r.status) if r.status in STATUSES else len(STATUSES), r.key)
+        return lambda r: (STATUSES.index(r.status) if r.status in STATUSES else len(STATUSES), natural_key(r.key))
     if column == COL_SPLIT:
-        return lambda r: (SPLITS.index(r.split) if r.split in SPLITS else len(SPLITS), r.key)
-    return lambda r: r.key.lower()
+        return lambda r: (SPLITS.index(r.split) if r.split in SPLITS else len(SPLITS), natural_key(r.key))
+    return lambda r: natural_key(r.key)
 
 
 class DatasetModel(QAbstractTableModel):
@@ -238,6 +246,9 @@ class DatasetBrowser(QWidget):
         self.worst_button.setToolTip("Sort by IoU, lowest first (needs predictions)")
         for w in (self.status_filter, self.split_filter):
             w.currentIndexChanged.connect(self._apply_filters)
+            # narrow docks (1024 px screens): the combos give up width before the image names do
+            w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            w.setMinimumContentsLength(6)
         self.name_filter.textChanged.connect(self._apply_filters)
         self.worst_button.clicked.connect(self.worst_iou_first)
 
@@ -248,6 +259,7 @@ class DatasetBrowser(QWidget):
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.setIconSize(QSize(self.thumbnails.size, self.thumbnails.size))
         self.view.setWordWrap(False)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # names share prefixes: keep both ends
         self.view.setSortingEnabled(True)
         self.view.horizontalHeader().setSortIndicator(COL_NAME, Qt.SortOrder.AscendingOrder)
         vh = self.view.verticalHeader()
@@ -260,6 +272,7 @@ class DatasetBrowser(QWidget):
         for col, width in ((COL_STATUS, 74), (COL_SPLIT, 44), (COL_IOU, 48), (COL_ENTROPY, 58)):
             hh.resizeSection(col, width)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.set_scores({})
 
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
@@ -278,6 +291,8 @@ class DatasetBrowser(QWidget):
         self._silent = True
         try:
             self.model.set_dataset(dataset, statuses)
+            header = self.view.horizontalHeader()  # the rows in the order the header shows (natural by name)
+            self.model.sort(header.sortIndicatorSection(), header.sortIndicatorOrder())
         finally:
             self._silent = False
 
@@ -288,8 +303,11 @@ class DatasetBrowser(QWidget):
         self.model.set_dirty(keys)
 
     def set_scores(self, scores: dict[str, dict[str, float]]) -> None:
-        """Show per-image IoU and entropy from predictions (key -> {"iou": float, "entropy": float})."""
+        """Show per-image IoU and entropy from predictions (key -> {"iou": float, "entropy": float}); the two
+        columns show only once there are scores, so on a narrow dock the names get their room."""
         self.model.set_scores(scores)
+        for column in (COL_IOU, COL_ENTROPY):
+            self.view.setColumnHidden(column, not scores)
 
     def visible_keys(self) -> list[str]:
         """Keys in the order the table shows them (after filter and sort)."""

@@ -24,7 +24,7 @@ from .editor.overlay import ArrayImageItem
 
 PANES = ("Image", "Ground truth", "Prediction", "Errors", "Uncertainty")
 TITLES = {"Errors": "Errors — wrong pixels in the predicted class's colour",
-          "Uncertainty": "Uncertainty — black certain, yellow uniform"}
+          "Uncertainty": "Uncertainty — black: the model is sure, yellow: it cannot tell the classes apart"}
 DIM = 0.35  # brightness of correct pixels in the error map
 DARK_LUMA = 70  # class colours darker than this are drawn white in the error map, or a black class's errors vanish
 MIN_ZOOM, MAX_ZOOM, WHEEL_STEP = 0.02, 64.0, 1.25
@@ -168,8 +168,15 @@ class CompareView(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the class name gives way first…
+        for col in (1, 2):  # …the scores never do (issue 14: the IoU column was cut)
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setMinimumSectionSize(24)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        score = self.table.fontMetrics().horizontalAdvance("0.000") + 18  # a score plus the cell's margins
+        self.table.setMinimumWidth(96 + 2 * score + 2 * self.table.frameWidth() + 16)  # names keep ~96 px
+        self.table.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
         self.hover_label = QLabel("")
         self.hover_label.setWordWrap(True)
         side.addWidget(self.summary)

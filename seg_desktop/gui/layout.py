@@ -53,7 +53,7 @@ def add_docks(w: MainWindow) -> None:
     w.problems_dock.hide()
     w.training_dock = _dock(w, "Training", "trainingDock", _scrollable(w.training), right)
     w.prediction_dock = _dock(w, "Predictions", "predictionDock", _scrollable(w.prediction), left)
-    w.review_dock = _dock(w, "Review regions", "reviewDock", w.review, left)
+    w.review_dock = _dock(w, "Review regions", "reviewDock", _scrollable(w.review), left)
     w.tabifyDockWidget(w.prediction_dock, w.review_dock)
     w.prediction_dock.raise_()
     # tool options under the browser, so the right column's full height is the training panel's curves
@@ -71,7 +71,7 @@ def first_layout(w: MainWindow) -> None:
         w.resize(max(min(1800, room.width() * 9 // 10), 1024), max(min(1100, room.height() * 9 // 10), 700))
     else:
         w.resize(1280, 800)
-    w.resizeDocks([w.browser_dock, w.training_dock], [min(400, w.width() // 4), min(520, w.width() // 3)],
+    w.resizeDocks([w.browser_dock, w.training_dock], [min(400, w.width() // 4), _training_width(w)],
                   Qt.Orientation.Horizontal)
     w.resizeDocks([w.browser_dock, w.prediction_dock, w.tools_dock], [520, 150, 200], Qt.Orientation.Vertical)
     widened = []
@@ -82,10 +82,18 @@ def first_layout(w: MainWindow) -> None:
         if not visible or widened:
             return
         widened.append(True)
-        if w.training_dock.width() < 480:
-            w.resizeDocks([w.training_dock], [min(520, w.width() // 3)], Qt.Orientation.Horizontal)
+        if w.training_dock.width() < _training_width(w):
+            w.resizeDocks([w.training_dock], [_training_width(w)], Qt.Orientation.Horizontal)
 
     w.training_dock.visibilityChanged.connect(widen_for_training)
+
+
+def _training_width(w: MainWindow) -> int:
+    """A third of the window, but never less than the one-column form and the runs buttons need (no sideways
+    scrolling at 1024 px), nor more than 520 px (the canvas needs the room more)."""
+    w.training.fit_width(0)  # measure the one-column layout
+    needed = w.training.minimumSizeHint().width() + w.style().pixelMetric(w.style().PixelMetric.PM_ScrollBarExtent) + 12
+    return min(max(520, needed), max(needed, w.width() // 3))
 
 
 def restore_layout(w: MainWindow, settings: QSettings) -> None:

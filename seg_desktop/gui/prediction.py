@@ -203,6 +203,9 @@ class PredictionPanel(QWidget):
         self.cache = PredictionCache(dataset.root, self.run_folder) if dataset and self.run_folder else None
         self.scores = self.cache.read_scores() if self.cache else {}
         self.status.setText("" if self.cache else "Choose a trained run to predict with.")
+        total = len(dataset.samples) if dataset else 0
+        self.progress_bar.setRange(0, max(1, total))  # this folder's count, not the last folder's "16 / 16"
+        self.progress_bar.setValue(min(len(self.scores), total))
         self.scoresChanged.emit(dict(self.scores))
         self.refresh_queue()
         self._set_running(False)

@@ -311,6 +311,12 @@ class Inputs:
     streamed: bool
     cache: Path | None = None
 
+    @property
+    def crops_per_read(self) -> int:
+        """Crops taken from each sample read in crop mode: its share of a pass (`views` per image), at most 8 so
+        a batch still mixes several images."""
+        return max(1, min(8, self.views // max(1, len(self.train)))) if self.scale.native else 1
+
     def describe(self) -> str:
         """One line for the user: what the model sees and where the pixels come from."""
         h, w = self.scale.size
@@ -460,13 +466,17 @@ def _to_model_input(images: tf.Tensor, masks: tf.Tensor) -> tuple[tf.Tensor, tf.
 
 
 def train_dataset(source: Source, batch: int, augment: bool, ignore_index: int | None, seed: int,
-                  scale: Scale | None = None, cache: Path | None = None) -> tf.data.Dataset:
+                  scale: Scale | None = None, cache: Path | None = None,
+                  crops_per_read: int = 1) -> tf.data.Dataset:
     """Endless shuffled batches of (images float32 (B,H,W,3), masks int32 (B,H,W)); fit() takes
     `steps_per_epoch(...)` steps of it per epoch. `scale` None: the source is already at the training size.
 
     Indices are shuffled rather than decoded samples, so a stream holds only what is in flight. With `cache`
     (streams only) the decoded samples are written there during the first pass and read back afterwards; the
     order then comes from a shuffle buffer bounded by the samples that fit in a few hundred megabytes.
+    In crop mode each read sample gives `crops_per_read` crops (`Inputs.crops_per_read`), mixed by a small
+    shuffle buffer of crops: decoding a 512 px file for one 128 px crop would spend most of a stream's time
+    decoding pixels no crop uses.
     """
     n = len(source)
     read = _read_op(source)
@@ -479,9 +489,17 @@ def train_dataset(source: Source, batch: int, augment: bool, ignore_index: int |
         items = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
         items = items.map(read, num_parallel_calls=tf.data.AUTOTUNE).filter(_readable)
     if scale is not None and scale.native:
-        items = items.enumerate().map(
-            lambda step, item: random_crop(item[0], item[1], scale, tf.stack([tf.constant(seed, tf.int64), step])),
-            num_parallel_calls=tf.data.AUTOTUNE)
+        def crops(step: tf.Tensor, item: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+            seeds = tf.random.experimental.stateless_split(tf.stack([tf.constant(seed, tf.int64), step]),
+                                                           crops_per_read)
+            pairs = [random_crop(item[0], item[1], scale, seeds[j]) for j in range(crops_per_read)]
+            return tf.stack([p[0] for p in pairs]), tf.stack([p[1] for p in pairs])
+
+        items = items.enumerate().map(crops, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+        if crops_per_read > 1:
+            crop_bytes = scale.size[0] * scale.size[1] * 4
+            items = items.shuffle(max(batch, min(4 * crops_per_read * batch, (128 << 20) // crop_bytes)),
+                                  seed=seed + 1, reshuffle_each_iteration=True)
     ds = items.batch(batch, drop_remainder=True, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.map(_to_model_input, num_parallel_calls=tf.data.AUTOTUNE)
     if augment:

@@ -11,10 +11,11 @@ model only ever saw the training size anyway. SegNet's MaxPoolWithArgmax/scatter
 (MaxPool with Indices) and runs, but it is discontinuous: where two values of a pooling window differ by rounding
 error only, a runtime that rounds differently unpools to another place, so a trained SegNet's ONNX export can
 fail the check (measured: max difference 0.09 on 2 of 8 camvid-mini images, argmax agreement 99.97 %; the Keras
-model itself moves as much under 1e-7 input noise); the command then says why in its one sentence. Beside the model go `model.json` (classes, colours, input
-size, normalisation, ignore index, the check's figures) and a standalone `predict.py` (numpy + Pillow +
-onnxruntime or TensorFlow), so someone without seg-desktop can use it; a .keras export also carries the custom
-layers' source as `seg_desktop_layers.py`.
+model itself moves as much under 1e-7 input noise); the command then says why in its one sentence.
+
+Beside the model go `model.json` (classes, colours, input size, normalisation, ignore index, the check's
+figures) and a standalone `predict.py` (numpy + Pillow + onnxruntime or TensorFlow), so someone without
+seg-desktop can use it; a .keras export also carries the custom layers' source as `custom_layers.py`.
 
 Everything is made in a temporary folder, checked, then written through the write guard into a new, empty or
 earlier seg-desktop output folder. See docs/ARCHITECTURE.md, "Deployable models".
@@ -38,6 +39,7 @@ import numpy as np
 from ..core.dataset import open_dataset
 from ..core.errors import DatasetError
 from ..core.paths import display_path
+from ..core.resources import write_failure
 from ..core.writeguard import MANIFEST, claim_output
 from .predict import LoadedRun, load_run
 from .preprocess import prepare_image
@@ -49,7 +51,7 @@ CHECK_IMAGES = 8  # real images the check runs on
 ONNX_PACKAGES = ("onnxruntime", "tf2onnx", "onnx")
 ONNX_HINT = "pip install 'seg-desktop[onnx]'"
 _MODEL_FILE = {"keras": "model.keras", "savedmodel": "saved_model", "onnx": "model.onnx"}
-_LAYERS_FILE = "seg_desktop_layers.py"
+_LAYERS_FILE = "custom_layers.py"
 _HERE = Path(__file__).parent
 _SOURCES = {"predict.py": _HERE / "standalone_predict.py", _LAYERS_FILE: _HERE / "models" / "layers.py"}
 
@@ -91,7 +93,7 @@ def check_format(fmt: str) -> None:
         raise DatasetError(f"{fmt!r} is not a model format; choose one of {', '.join(FORMATS)}.")
     missing = missing_onnx_packages() if fmt == "onnx" else []
     if missing:
-        raise DatasetError(f"ONNX export needs {', '.join(missing)}, which is not installed; install it with "
+        raise DatasetError(f"ONNX export needs {' and '.join(missing)} (not installed); install the extra with "
                            f"`{ONNX_HINT}`, or export as keras or savedmodel.")
 
 
@@ -120,6 +122,11 @@ def export_model(run_folder: Path | str, fmt: str, out: Path | str, data: Path |
             for name in ("predict.py", _LAYERS_FILE) if fmt == "keras" else ("predict.py",):
                 (staging / name).write_bytes(_SOURCES[name].read_bytes())
             files = _write_out(staging, out)
+    except OSError as exc:  # the temporary folder's disk is full, or not writable
+        _remove_if_unused(out, created)
+        where = exc.filename or tempfile.gettempdir()
+        raise DatasetError(write_failure(exc, where, ", so nothing was exported (it is made in TMPDIR first)"),
+                           out) from None
     except BaseException:
         _remove_if_unused(out, created)
         raise

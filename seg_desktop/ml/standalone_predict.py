@@ -3,7 +3,7 @@
     python predict.py IMAGE_OR_FOLDER [...] --out DIR [--color]
 
 Needs numpy and Pillow, plus onnxruntime (model.onnx), tensorflow (saved_model/) or tensorflow with keras 3
-(model.keras, which also needs seg_desktop_layers.py from the same folder). model.json beside this script says
+(model.keras, which also needs custom_layers.py from the same folder). model.json beside this script says
 how the model was trained: every image is resized to its input size, scaled to [0, 1], and the class
 probabilities are resized back to the image's own size before the argmax, so each mask has its image's size.
 Writes DIR/STEM.png per image: class indices (mode L), or the class colours with --color. Existing files are
@@ -41,7 +41,7 @@ def load_model(folder: Path = HERE):
         return info, lambda batch: loaded.serve(tf.constant(batch)).numpy()
     sys.path.insert(0, str(folder))
     import keras
-    import seg_desktop_layers  # noqa: F401  registers the model's custom layers with Keras
+    import custom_layers  # noqa: F401  registers the model's custom layers with Keras
 
     model = keras.saving.load_model(path, compile=False, safe_mode=True)
     return info, lambda batch: np.asarray(model(batch, training=False))

@@ -186,7 +186,7 @@ def _train(config: TrainConfig, listener: TrainListener, stop, unstarted: list[t
                                           patience=max(1, config.patience // 2), min_lr=config.lr * 1e-3),
     ]
     data = train_dataset(inputs.train, config.batch, config.augment, config.ignore_index, config.seed,
-                         inputs.scale, inputs.cache)
+                         inputs.scale, inputs.cache, inputs.crops_per_read)
     try:
         model.fit(data, epochs=total_epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
                   callbacks=callbacks, shuffle=False, verbose=0)  # the tf.data pipeline shuffles
@@ -369,8 +369,9 @@ class _EpochRecorder(keras.callbacks.Callback):
 
     Validation predicts the validation views batch by batch (`data.validation_batches`: whole resized images, or
     full-resolution tiles in crop mode) and sums the loss and one confusion matrix (core.metrics) from the same
-    probabilities, so a streamed validation split is never held whole. The training mean IoU is core.metrics' too, of the confusion matrix the MeanIoU metric
-    summed over the epoch's (augmented) batches while the weights changed. An epoch that diverged writes
+    probabilities, so a streamed validation split is never held whole. The training mean IoU is core.metrics'
+    too, of the confusion matrix the MeanIoU metric summed over the epoch's (augmented) batches while the
+    weights changed. An epoch that diverged writes
     nothing, so the last good checkpoint survives.
     """
 

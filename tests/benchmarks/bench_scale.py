@@ -46,7 +46,7 @@ def _child(args: argparse.Namespace) -> None:
     k = dataset.classes.num_classes
     model = models.build_model("unet", k, (None, None, 3), base_filters=args.filters)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=SegmentationLoss("ce+dice"))
-    data = train_dataset(inputs.train, config.batch, True, None, 0, inputs.scale)
+    data = train_dataset(inputs.train, config.batch, True, None, 0, inputs.scale, None, inputs.crops_per_read)
     model.fit(data, epochs=1, steps_per_epoch=args.warmup, verbose=0)  # tracing, thread pools, first decodes
     start = time.perf_counter()
     model.fit(data, epochs=1, steps_per_epoch=args.steps, verbose=0)

@@ -66,11 +66,12 @@ def test_a_saved_geometry_that_fits_is_restored(qtbot, answers, settings):
     room = QGuiApplication.primaryScreen().availableGeometry()
     first = MainWindow(settings=settings)
     qtbot.addWidget(first)
-    first.setGeometry(QRect(room.x() + 20, room.y() + 30, room.width() - 100, room.height() - 100))
+    first.setGeometry(QRect(room.x() + 4, room.y() + 30, room.width() - 8, room.height() - 100))
+    width = first.width()
     settings.setValue("window/geometry", first.saveGeometry())
     second = MainWindow(settings=settings)
     qtbot.addWidget(second)
-    assert second.width() == room.width() - 100
+    assert second.width() == width and second.height() == room.height() - 100
 
 
 def test_problems_panel_is_as_tall_as_its_lines(window, open_folder, sample_folder):

@@ -36,11 +36,12 @@ def _check_windows(images, masks, source):
         np.testing.assert_array_equal(mask, source.masks[i][y0:y0 + h, x0:x0 + w])
 
 
-def test_crops_have_the_crop_size_and_are_full_resolution_pixels():
+@pytest.mark.parametrize("per_read", [1, 3])
+def test_crops_have_the_crop_size_and_are_full_resolution_pixels(per_read):
     source = _coordinates()
     scale = Scale("crop", (32, 40), (32, 40))
     seen = set()
-    for images, masks in train_dataset(source, 4, False, None, 0, scale).take(6):
+    for images, masks in train_dataset(source, 4, False, None, 0, scale, None, per_read).take(6):
         assert images.shape == (4, 32, 40, 3) and masks.shape == (4, 32, 40)
         # model input is uint8 / 255, so the coordinates come back exactly
         _check_windows(tf.cast(tf.round(images * 255), tf.uint8), masks, source)

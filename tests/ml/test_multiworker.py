@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from seg_desktop.cli import main
 from seg_desktop.core.sample_data import make_sample_dataset
 from seg_desktop.ml.distribute import cluster_task, is_chief
 
@@ -44,7 +45,7 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, env=env)
 
 
-def test_two_workers_train_one_run_that_evaluate_reads(tmp_path: Path) -> None:
+def test_two_workers_train_one_run_that_evaluate_reads(tmp_path: Path, capsys) -> None:
     data = make_sample_dataset(tmp_path / "data", n=10, size=32)
     run = tmp_path / "run"
     ports = _free_ports(2)
@@ -55,7 +56,7 @@ def test_two_workers_train_one_run_that_evaluate_reads(tmp_path: Path) -> None:
         env = dict(os.environ, TF_CONFIG=_tf_config(ports, i), TMPDIR=str(temps[i]), TF_CPP_MIN_LOG_LEVEL="2",
                    CUDA_VISIBLE_DEVICES="")
         workers.append(_cli("train", str(data), "--model", "unet", "--size", "32", "--base-filters", "4",
-                            "--epochs", "1", "--batch", "8", "--no-augment", "--strategy", "multiworker",
+                            "--epochs", "1", "--batch", "16", "--no-augment", "--strategy", "multiworker",
                             "--out", str(run), env=env))
     outputs = []
     try:
@@ -71,7 +72,7 @@ def test_two_workers_train_one_run_that_evaluate_reads(tmp_path: Path) -> None:
         # Each worker took part: it says where it is in the cluster, how the global batch is split, and logs
         # the epoch it trained.
         assert f"worker {i} of 2 workers" in out, out
-        assert "global batch 8, 4 per replica" in out, out
+        assert "global batch 16, 8 per replica" in out, out
         assert "epoch 1/1" in out, out
     # The workers trained in step, so they report the same loss.
     losses = [next(line for line in out.splitlines() if line.startswith("epoch 1/1")).split()[3]
@@ -87,10 +88,9 @@ def test_two_workers_train_one_run_that_evaluate_reads(tmp_path: Path) -> None:
     # The non-chief worker kept its copy in a temporary folder and removed it.
     assert list(temps[1].iterdir()) == []
 
-    ev = _cli("evaluate", str(run), str(data), "--split", "val", "--json")
-    out, err = ev.communicate(timeout=60)
-    assert ev.returncode == 0, err
-    scores = json.loads(out)
+    capsys.readouterr()
+    assert main(["evaluate", str(run), str(data), "--split", "val", "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
     recorded = json.loads((run / "metrics.json").read_text())
     assert scores["mean_iou"] == pytest.approx(recorded["mean_iou"])
 

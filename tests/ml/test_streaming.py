@@ -43,8 +43,10 @@ def test_streaming_gives_the_same_batches_as_memory(folder, scale):
     _, _, memory, _ = _inputs(folder, scale=scale)
     _, _, stream, _ = _inputs(folder, scale=scale, data_memory=1e-9)
     assert not memory.streamed and stream.streamed and memory.scale == stream.scale
-    a = train_dataset(memory.train, 4, False, None, 7, memory.scale).take(5)
-    b = train_dataset(stream.train, 4, False, None, 7, stream.scale).take(5)
+    k = memory.crops_per_read
+    assert k == (4 if scale == "crop" else 1)  # 64 px images, 32 px crops: four crops per read
+    a = train_dataset(memory.train, 4, False, None, 7, memory.scale, None, k).take(5)
+    b = train_dataset(stream.train, 4, False, None, 7, stream.scale, None, k).take(5)
     for (xa, ya), (xb, yb) in zip(a, b):
         assert xa.shape == (4, 32, 32, 3) and ya.shape == (4, 32, 32)
         np.testing.assert_array_equal(xa.numpy(), xb.numpy())

@@ -145,7 +145,7 @@ class MaskEditor(QWidget):
             return
         self._class = index
         self.currentClassChanged.emit(index)
-        self.status(f"Class {index}: {self._classes.name_of(index)}")
+        self.status(f"Painting with {self._classes.name_of(index)}")  # no number: keys count rows, not indices
 
     def current_class(self) -> int:
         return self._class

@@ -26,7 +26,7 @@ from ...core.pyramid import build_levels, level_for, update_levels
 
 # Images up to this side are drawn from the full array at any zoom (Qt scales a few megapixels fast enough);
 # larger ones get a display pyramid down to PYRAMID_TOP_SIDE.
-PYRAMID_MIN_SIDE = 3000
+PYRAMID_MIN_SIDE = 2048
 PYRAMID_TOP_SIDE = 1024
 
 
@@ -111,7 +111,8 @@ class MaskOverlay(ArrayImageItem):
 
     def __init__(self, mask: np.ndarray, classes: ClassSet, parent: QGraphicsItem | None = None) -> None:
         lut = overlay_lut(classes)
-        super().__init__(np.take(lut, mask, axis=0, mode="clip"), parent, pyramid=True)  # levels built once
+        # coloured before the base class builds the levels, so they are built once (uint8 indices: no clipping)
+        super().__init__(np.take(lut, mask, axis=0), parent, pyramid=True)
         self._mask, self._lut = mask, lut
 
     def set_classes(self, classes: ClassSet) -> None:

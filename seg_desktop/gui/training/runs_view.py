@@ -7,8 +7,8 @@ its curves beside the current run; selecting a row shows it as the current run. 
 the same folder appears by itself and its curves follow its history.csv: a 1 s QTimer compares the mtimes of the
 runs folder's files (cheap stats, and unlike a QFileSystemWatcher it keeps working when the runs folder does not
 exist yet or sits on a network drive). A run folder elsewhere (File ▸ Open run…: a cluster's output on a mounted
-share) is followed the same way once `follow()` adds it, whichever dataset is open. `RunsModel` holds the rows (a QAbstractTableModel, like the browser's
-DatasetModel); `RunsView` is its table, buttons and poll timer.
+share) is followed the same way once `follow()` adds it, whichever dataset is open. `RunsModel` holds the rows (a
+QAbstractTableModel, like the browser's DatasetModel); `RunsView` is its table, buttons and poll timer.
 """
 
 from __future__ import annotations
