@@ -81,11 +81,12 @@ def export_in_format(source: str, run_folder: Path | None, dataset_root: Path, k
 MODEL_FORMATS = (("keras", "Keras (.keras)"), ("savedmodel", "TensorFlow SavedModel"), ("onnx", "ONNX"))
 
 
-def export_deployable(run_folder: Path, fmt: str, out_dir: Path):
-    """Worker-thread body: the run's model as `fmt` in `out_dir`, checked (`ml.export.ExportResult`)."""
+def export_deployable(run_folder: Path, fmt: str, out_dir: Path, dataset_root: Path):
+    """Worker-thread body: the run's model as `fmt` in `out_dir`, checked on the open dataset's images
+    (`ml.export.ExportResult`)."""
     from ..ml.export import export_model
 
-    return export_model(run_folder, fmt, out_dir)
+    return export_model(run_folder, fmt, out_dir, data=dataset_root)
 
 
 class ExportDialog(QDialog):
@@ -358,8 +359,8 @@ class ExportDialog(QDialog):
         self.settings.setValue("export/model_format", self.model_format())
         self.status.setText(f"Exporting the model to {folder} and checking it against the Keras model…")
         self._set_running(True)
-        run_in_thread(export_deployable, run, self.model_format(), folder, on_result=self._model_done,
-                      on_error=self._error, on_finished=lambda: self._set_running(False))
+        run_in_thread(export_deployable, run, self.model_format(), folder, self.dataset.root,
+                      on_result=self._model_done, on_error=self._error, on_finished=lambda: self._set_running(False))
         return True
 
     def _model_done(self, result) -> None:

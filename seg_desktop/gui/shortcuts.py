@@ -33,21 +33,23 @@ def _is_text_field(widget: QObject | None) -> bool:
 
 
 class KeyRouter(QObject):
-    """Application event filter for one window: decides which keys a focused widget keeps (see the module doc).
+    """Event filter on one window: decides which keys the focused widget keeps (see the module doc).
 
-    `canvas` is the widget (with its children) where Tab keeps its shortcut meaning (toggle the overlay).
+    Qt sends the ShortcutOverride to the focused widget and, while nobody accepts it, up through its parents to
+    the window, so filtering the window alone sees every key of its docks and tabs (and costs nothing for the
+    window's other events). `canvas` is the widget (with its children) where Tab toggles the overlay.
     """
 
     def __init__(self, window: QWidget, canvas: QWidget) -> None:
         super().__init__(window)
         self._window, self._canvas = window, canvas
-        QApplication.instance().installEventFilter(self)
+        window.installEventFilter(self)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        # judged once, at the focused widget: the event then travels up its parents, which are not asked
-        if event.type() == QEvent.Type.ShortcutOverride and obj is QApplication.focusWidget() and \
-                obj.window() is self._window and self.widget_keeps(obj, event):
-            event.accept()  # the widget receives the key as a KeyPress; no shortcut fires
+        if event.type() == QEvent.Type.ShortcutOverride and obj is self._window:
+            focus = QApplication.focusWidget()
+            if focus is not None and focus.window() is self._window and self.widget_keeps(focus, event):
+                event.accept()  # the focused widget receives the key as a KeyPress; no shortcut fires
         return False
 
     def widget_keeps(self, widget: QWidget, event: QKeyEvent) -> bool:

@@ -136,3 +136,42 @@ def test_superpixel_stroke_snaps_to_superpixel_boundaries(editor, qtbot):
     assert editor.undo_group().activeStack().count() == 1
     editor.undo()
     assert not editor.session.mask().any()
+
+
+def test_sam_tool_with_a_tiny_onnx_pair_gives_a_mask_for_a_click_and_a_box(editor, qtbot, tmp_path):
+    import pytest
+
+    pytest.importorskip("onnxruntime", reason="the SAM tool needs the optional onnxruntime (seg-desktop[onnx])")
+    pytest.importorskip("onnx", reason="the test builds its tiny ONNX pair with the onnx package")
+    from tests.core.test_sam import square_image
+    from tests.sam_helpers import make_tiny_sam
+
+    image, truth = square_image()
+    editor.session.set_current("sam", image, None, CLASSES)
+    editor.view.set_zoom(2.0)
+    editor.view.centerOn(32, 32)
+    ctrl = AssistController.of(editor)
+    editor.set_tool("sam")
+    click_at = (30, 25)
+    QTest.mouseClick(editor.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     editor.view.mapFromScene(click_at[0] + 0.5, click_at[1] + 0.5))
+    assert ctrl.preview is None  # no model chosen yet: the tool says what to get, nothing else happens
+    ctrl.set_sam_paths(*make_tiny_sam(tmp_path / "model"))
+    editor.set_current_class(2)
+    with qtbot.waitSignal(ctrl.previewReady, timeout=20000):
+        QTest.mouseClick(editor.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                         editor.view.mapFromScene(click_at[0] + 0.5, click_at[1] + 0.5))
+    assert ctrl.prompt.points == [(30, 25, True)] and ctrl.embedding is not None
+    assert ((ctrl.preview == 2) == truth).mean() > 0.97
+    assert not editor.session.mask().any()  # a preview only
+    QTest.keyClick(editor.view, Qt.Key.Key_Return)
+    assert ((editor.session.mask() == 2) == truth).mean() > 0.97
+    editor.undo()
+    assert not editor.session.mask().any()
+
+    embedding = ctrl.embedding
+    with qtbot.waitSignal(ctrl.previewReady, timeout=20000):
+        drag(editor, [(18, 14), (30, 30), (50, 42)])
+    assert ctrl.prompt.box == (18, 14, 51, 43) and not ctrl.prompt.points  # Enter cleared the clicks
+    assert ctrl.embedding is embedding  # once per image
+    assert ((ctrl.preview == 2) == truth).mean() > 0.97

@@ -82,6 +82,17 @@ def test_export_is_read_back_and_matches_the_keras_model(runs, data, exports, mo
     assert listed == {p.relative_to(result.folder).as_posix() for p in result.files}  # ours to replace later
 
 
+CAMVID = Path(__file__).resolve().parents[3] / "shared" / "data" / "camvid-mini"
+
+
+@NO_ONNX
+@pytest.mark.skipif(not CAMVID.is_dir(), reason=f"{CAMVID} (real road scenes) is not on this machine")
+def test_onnx_export_is_checked_on_real_photographs(runs, tmp_path):
+    result = export_model(runs["unet"], "onnx", tmp_path / "out", data=CAMVID)
+    print(f"\nparity unet onnx on camvid-mini: {result.parity}")
+    assert result.parity.images == 8 and result.parity.ok
+
+
 def _standalone_masks(folder: Path, images: list[Path], out: Path) -> dict[str, np.ndarray]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run([sys.executable, "-c", WITHOUT_SEG_DESKTOP, str(folder / "predict.py"), *map(str, images),

@@ -23,6 +23,7 @@ TOOL_ACTIONS = (
     ("scribble", "&Scribble classifier", "S"),
     ("watershed", "Marker waters&hed", "H"),
     ("superpixel", "S&uperpixel brush", "U"),
+    ("sam", "S&AM (your ONNX model)", "M"),
 )
 
 

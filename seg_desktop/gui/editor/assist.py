@@ -12,25 +12,37 @@ See docs/ARCHITECTURE.md, "Assisted labelling".
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtWidgets import QGraphicsItem
 
+from ...core.assist.sam import WHAT_TO_GET, Prompt, SamModel, cached_embedding
 from ...core.assist.scribble import PixelFeatures, classify, compute_features
 from ...core.assist.scribbles import NONE, accept_labels, draw_scribble, empty_scribbles
 from ...core.assist.superpixels import DEFAULT_SIZE, Superpixels, compute_superpixels
 from ...core.assist.watershed import watershed_labels
 from ...core.edits import Point
+from ...core.errors import DatasetError
 from ..workers import run_in_thread
 from .overlay import ArrayImageItem, overlay_lut
 
 if TYPE_CHECKING:
     from .canvas import MaskEditor
 
-SCRIBBLE_TOOLS = ("scribble", "watershed")
+SCRIBBLE_TOOLS = ("scribble", "watershed", "sam")  # the tools that show the scribble and preview layers
 PREVIEW_OPACITY = 0.55
+
+
+def sam_preview(paths: tuple[Path, Path], model: SamModel | None, embedding: np.ndarray | None,
+                image: np.ndarray, root: Path | None, key: str, prompt: Prompt) -> tuple:
+    """Worker job of the SAM tool: load the pair and embed the image when not done yet, then decode `prompt`."""
+    model = model or SamModel(*paths)
+    if embedding is None:
+        embedding = cached_embedding(model, image, root, key)
+    return model, embedding, model.predict(embedding, image.shape[:2], prompt)
 
 
 class LabelLayer(ArrayImageItem):
@@ -44,9 +56,12 @@ class LabelLayer(ArrayImageItem):
         """Recolour `labels` (int, NONE = nothing) inside `bbox` (default: everything) with the RGBA `lut`."""
         y0, x0, y1, x1 = bbox or (0, 0, *labels.shape)
         part = labels[y0:y1, x0:x1]
-        rgba = np.take(lut, np.clip(part, 0, 255), axis=0, mode="clip")
-        rgba[part == NONE] = 0
-        self.array[y0:y1, x0:x1] = rgba
+        if part.dtype == np.uint8:  # a result: every pixel has a class
+            np.take(lut, part, axis=0, out=self.array[y0:y1, x0:x1])
+        else:
+            rgba = np.take(lut, np.clip(part, 0, 255), axis=0)
+            rgba[part == NONE] = 0
+            self.array[y0:y1, x0:x1] = rgba
         self.update(x0, y0, x1 - x0, y1 - y0)
 
 
@@ -71,6 +86,8 @@ class AssistController(QObject):
         self.pool.setMaxThreadCount(1)
         self.superpixel_size = DEFAULT_SIZE
         self.only_unlabelled = False
+        self.sam_paths: tuple[Path, Path] | None = None
+        self._sam_model: SamModel | None = None
         self._generation = 0
         self._reset_state()
         editor.session.currentChanged.connect(self._on_image_changed)
@@ -82,6 +99,8 @@ class AssistController(QObject):
         self.scribbles: np.ndarray | None = None
         self.preview: np.ndarray | None = None
         self.method = "classifier"
+        self.embedding: np.ndarray | None = None
+        self.prompt = Prompt()
         self._features_started = False
         self._superpixels_started: int | None = None
         self._preview_running = False
@@ -130,7 +149,8 @@ class AssistController(QObject):
 
         def on_error(exc: BaseException) -> None:
             if generation == self._generation:
-                self.editor.status(f"The assisted tool failed on this image ({exc}).")
+                self.editor.status(str(exc) if isinstance(exc, DatasetError) else
+                                   f"The assisted tool failed on this image ({exc}).")
                 if failed is not None:
                     failed()
 
@@ -176,6 +196,29 @@ class AssistController(QObject):
     def set_only_unlabelled(self, only: bool) -> None:
         self.only_unlabelled = bool(only)
 
+    def set_sam_paths(self, encoder: Path | str | None, decoder: Path | str | None) -> None:
+        """The SAM encoder + decoder ONNX pair to prompt (chosen once, kept in the settings)."""
+        self.sam_paths = (Path(encoder), Path(decoder)) if encoder and decoder else None
+        self._sam_model, self.embedding = None, None
+
+    def request_sam(self, prompt: Prompt) -> None:
+        """Decode `prompt` with the SAM pair into a preview of the current class (embedding once per image)."""
+        if self.sam_paths is None:
+            self.editor.status(f"No SAM model chosen: {WHAT_TO_GET}. Nothing is downloaded.")
+            return
+        self.prompt = prompt
+        self.set_layers_visible(True)
+        self.request_preview("sam")
+
+    def _take_sam(self, result: tuple) -> None:
+        self._sam_model, self.embedding, region = result
+        if region is None:
+            return self._take_preview(None)
+        cls = self.editor.current_class()
+        labels = np.array(self.editor.live_mask(), copy=True)
+        labels[region] = cls
+        self._take_preview(labels, shown=np.where(region, cls, NONE).astype(np.int16))
+
     # ------------------------------------------------------------------ scribbles and preview
 
     def _lut(self) -> np.ndarray:
@@ -199,7 +242,7 @@ class AssistController(QObject):
         """Recompute the preview from the scribbles on the pool (after the running one, if any)."""
         if method is not None:
             self.method = method
-        if self.scribbles is None or not self._editable():
+        if (self.scribbles is None and self.method != "sam") or not self._editable():
             return
         if self._preview_running or (self.method == "classifier" and self.features is None):
             self._preview_stale = True
@@ -207,6 +250,12 @@ class AssistController(QObject):
                 self.ensure_features()
             return
         self._preview_running, self._preview_stale = True, False
+        if self.method == "sam":
+            session = self.editor.session
+            root = session.dataset.root if session.dataset is not None else None
+            self._run(sam_preview, self.sam_paths, self._sam_model, self.embedding, self.editor.image(), root,
+                      session.current_key(), self.prompt, done=self._take_sam, failed=self._preview_failed)
+            return
         scribbles = self.scribbles.copy()
         if self.method == "classifier":
             self._run(classify, self.features, scribbles, done=self._take_preview, failed=self._preview_failed)
@@ -217,7 +266,8 @@ class AssistController(QObject):
     def _preview_failed(self) -> None:
         self._preview_running = False
 
-    def _take_preview(self, labels: np.ndarray | None) -> None:
+    def _take_preview(self, labels: np.ndarray | None, shown: np.ndarray | None = None) -> None:
+        """Keep `labels` (what Accept writes) and draw `shown` (default: the labels) as the preview layer."""
         self._preview_running = False
         if self._preview_stale:
             self.request_preview()
@@ -227,8 +277,10 @@ class AssistController(QObject):
                 self._preview_item = LabelLayer(labels.shape, 5)
                 self._preview_item.setOpacity(PREVIEW_OPACITY)
                 self.editor.graphics_scene().addItem(self._preview_item)
-            self._preview_item.show_labels(labels, self._lut())
-            if len(np.unique(labels)) == 1:
+            self._preview_item.show_labels(labels if shown is None else shown, self._lut())
+            if self.method == "sam":
+                self.editor.status("SAM preview: click more (Shift: not this), drag a box, Enter accepts.")
+            elif labels.min() == labels.max():
                 self.editor.status("Scribble a second class to split the image.")
             else:
                 self.editor.status("Preview ready: Enter accepts it into the mask, Escape clears the scribbles.")
@@ -248,7 +300,7 @@ class AssistController(QObject):
         """Drop the scribbles and the preview (the mask is not touched)."""
         if self.scribbles is not None:
             self.scribbles[:] = NONE
-        self.preview = None
+        self.preview, self.prompt = None, Prompt()
         self._preview_stale = False
         for item in (self._scribble_item, self._preview_item):
             if item is not None:

@@ -8,12 +8,15 @@ Escape clears the scribbles.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QGraphicsRectItem
 
+from ...core.assist.sam import Prompt
 from ...core.assist.superpixels import fill_superpixels
 from ...core.edits import Edit
 from .assist import AssistController
-from .tools import BrushTool, Pixel, Tool, ToolHost, to_pixel
+from .tools import BrushTool, Pixel, Tool, ToolHost, _preview_pen, to_pixel
 
 
 class ScribbleTool(Tool):
@@ -94,4 +97,61 @@ class SuperpixelTool(BrushTool):
                                 lock=h.lock_class())
 
 
-ASSIST_TOOL_TYPES: tuple[type[Tool], ...] = (ScribbleTool, WatershedTool, SuperpixelTool)
+class SamTool(Tool):
+    """Bring-your-own SAM: click on the object (Shift+click: not this), or drag a box; Enter accepts."""
+
+    name, label = "sam", "SAM (your ONNX model)"
+
+    def __init__(self, host: ToolHost) -> None:
+        super().__init__(host)
+        self.assist = AssistController.of(host)
+        self._start: Pixel | None = None
+        self._item: QGraphicsRectItem | None = None
+
+    def press(self, p: QPointF) -> None:
+        self._start = to_pixel(p)
+
+    def move(self, p: QPointF) -> None:
+        if self._start is None:
+            return
+        (x0, y0), (x1, y1) = self._start, to_pixel(p)
+        if self._item is None:
+            self._item = QGraphicsRectItem()
+            self._item.setPen(_preview_pen())
+            self._item.setZValue(10)
+            self.host.graphics_scene().addItem(self._item)
+        self._item.setRect(QRectF(min(x0, x1), min(y0, y1), abs(x1 - x0) + 1, abs(y1 - y0) + 1))
+
+    def release(self, p: QPointF) -> None:
+        if self._start is None:
+            return
+        (x0, y0), (x1, y1) = self._start, to_pixel(p)
+        self._drop_box()
+        prompt = self.assist.prompt
+        if max(abs(x1 - x0), abs(y1 - y0)) < 3:  # a click
+            negative = bool(QGuiApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier)
+            prompt = Prompt([*prompt.points, (x1, y1, not negative)], prompt.box)
+        else:
+            prompt = Prompt(prompt.points, (min(x0, x1), min(y0, y1), max(x0, x1) + 1, max(y0, y1) + 1))
+        self.assist.request_sam(prompt)
+
+    def _drop_box(self) -> None:
+        self._start = None
+        if self._item is not None:
+            self._item.scene().removeItem(self._item)
+            self._item = None
+
+    def cancel(self) -> None:
+        self._drop_box()
+
+    def key(self, key: int) -> bool:
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.assist.accept(self.label)
+        elif key == Qt.Key.Key_Escape:
+            self.assist.clear()
+        else:
+            return False
+        return True
+
+
+ASSIST_TOOL_TYPES: tuple[type[Tool], ...] = (ScribbleTool, WatershedTool, SuperpixelTool, SamTool)

@@ -8,7 +8,7 @@ the class lock is not persisted, because class 3 of one dataset means nothing in
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFileDialog, QPushButton, QFormLayout, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
 
 from ...core.classes import ClassSet
 from ...core.assist.superpixels import DEFAULT_SIZE
@@ -56,6 +56,12 @@ class ToolOptions(QWidget):
                                          "the mask is still background/unlabelled, keeping what you painted")
         self.only_unlabelled.toggled.connect(lambda v: self._store("only_unlabelled", v))
         form.addRow("Accept preview", self.only_unlabelled)
+        self.sam_button = QPushButton("SAM model…", self)
+        self.sam_button.setToolTip("Choose the encoder and decoder ONNX files of a SAM, MobileSAM or EfficientSAM "
+                                   "model you have (nothing is downloaded)")
+        self.sam_button.clicked.connect(self.choose_sam_model)
+        form.addRow("SAM tool", self.sam_button)
+        self._assist: AssistController | None = None
 
         self.brush.valueChanged.connect(self.brushSizeChanged)
         self.opacity.valueChanged.connect(lambda v: self.opacityChanged.emit(v / 100.0))
@@ -84,6 +90,22 @@ class ToolOptions(QWidget):
         self.only_unlabelled.toggled.connect(assist.set_only_unlabelled)
         assist.set_superpixel_size(self.superpixel_size.value())
         assist.set_only_unlabelled(self.only_unlabelled.isChecked())
+        assist.set_sam_paths(self._settings.value(f"{GROUP}/sam_encoder", ""),
+                             self._settings.value(f"{GROUP}/sam_decoder", ""))
+        self._assist = assist
+
+    def choose_sam_model(self) -> None:
+        """Ask once for the SAM encoder and decoder ONNX files; remembered in the settings."""
+        files = []
+        for part in ("encoder", "decoder"):
+            path, _ = QFileDialog.getOpenFileName(self, f"SAM {part} (ONNX)", "", "ONNX models (*.onnx)")
+            if not path:
+                return
+            files.append(path)
+        self._settings.setValue(f"{GROUP}/sam_encoder", files[0])
+        self._settings.setValue(f"{GROUP}/sam_decoder", files[1])
+        if self._assist is not None:
+            self._assist.set_sam_paths(*files)
 
     def set_classes(self, classes: ClassSet) -> None:
         """Refill the lock choices; the lock is kept when the class still exists, else cleared."""
