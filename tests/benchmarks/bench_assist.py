@@ -249,7 +249,7 @@ def noc_table(images_per_set: int, limits: dict[str, int]) -> None:
 # ---------------------------------------------------------------------------------------------- latency
 
 def latency(strokes: int) -> None:
-    from PySide6.QtCore import QElapsedTimer, QPoint, Qt, QTimer
+    from PySide6.QtCore import QElapsedTimer, Qt, QTimer
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 

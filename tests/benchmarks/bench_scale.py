@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import subprocess
@@ -25,6 +26,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+REPEATS = 3
 MEMBRANE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "membrane"
 
 
@@ -48,9 +50,11 @@ def _child(args: argparse.Namespace) -> None:
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=SegmentationLoss("ce+dice"))
     data = train_dataset(inputs.train, config.batch, True, None, 0, inputs.scale, None, inputs.crops_per_read)
     model.fit(data, epochs=1, steps_per_epoch=args.warmup, verbose=0)  # tracing, thread pools, first decodes
-    start = time.perf_counter()
-    model.fit(data, epochs=1, steps_per_epoch=args.steps, verbose=0)
-    seconds = time.perf_counter() - start
+    seconds = math.inf
+    for _ in range(REPEATS):  # the best of a few windows: other processes on a shared box only ever slow one down
+        start = time.perf_counter()
+        model.fit(data, epochs=1, steps_per_epoch=args.steps, verbose=0)
+        seconds = min(seconds, time.perf_counter() - start)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"images_per_s": args.steps * config.batch / seconds, "peak_rss_mb": peak,
                       "streamed": inputs.streamed, "input": inputs.describe(), "n": len(inputs.train)}))
@@ -67,12 +71,12 @@ def throughput_and_memory(quick: bool) -> None:
     from seg_desktop.core.sample_data import make_sample_dataset
 
     side, size, n = (256, 64, 20) if quick else (512, 128, 40)
-    steps, filters, batch = (10, 4, 8) if quick else (40, 8, 8)
+    steps, filters, batch = (10, 4, 8) if quick else (25, 8, 8)
     with tempfile.TemporaryDirectory() as tmp:
         small = make_sample_dataset(Path(tmp) / "small", n=n, size=side)
         large = make_sample_dataset(Path(tmp) / "large", n=10 * n, size=side)
-        print(f"\n1. training images/s, UNet-{filters}, batch {batch}, {n} images of {side}x{side}, training size "
-              f"{size}x{size}, augmentation on")
+        print(f"\n1. training images/s (best of {REPEATS} x {steps} steps), UNet-{filters}, batch {batch}, {n} "
+              f"images of {side}x{side}, training size {size}x{size}, augmentation on")
         resized = _run_child(small, "resize", 1.0, size, steps, filters, batch)
         crops = _run_child(small, "crop", 1.0, size, steps, filters, batch)
         print(f"   whole images resized:  {resized['images_per_s']:7.1f} img/s")

@@ -21,7 +21,8 @@ def empty_scribbles(shape: tuple[int, int]) -> np.ndarray:
     return np.full(shape, NONE, np.int16)
 
 
-def draw_scribble(scribbles: np.ndarray, points: Sequence[Point], radius: int, value: int) -> tuple[int, int, int, int] | None:
+def draw_scribble(scribbles: np.ndarray, points: Sequence[Point], radius: int,
+                  value: int) -> tuple[int, int, int, int] | None:
     """Draw a round brush of `radius` along `points` with class `value` (NONE erases); the changed box or None."""
     window = _brush_window(scribbles.shape, points, radius)
     if window is None:

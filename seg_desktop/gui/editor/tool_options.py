@@ -8,7 +8,8 @@ the class lock is not persisted, because class 3 of one dataset means nothing in
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFileDialog, QPushButton, QFormLayout, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton,
+                               QSlider, QSpinBox, QWidget)
 
 from ...core.classes import ClassSet
 from ...core.assist.superpixels import DEFAULT_SIZE
