@@ -98,7 +98,7 @@ def throughput_and_memory(quick: bool) -> None:
         print(f"   streamed / in-memory throughput at {10 * n} images: {ratio:.2f} (target >= 0.8)")
 
 
-def membrane(quick: bool) -> None:
+def membrane(quick: bool, seeds: list[int]) -> None:
     from seg_desktop.ml.config import TrainConfig
     from seg_desktop.ml.train import train
 
@@ -109,17 +109,24 @@ def membrane(quick: bool) -> None:
     views = 96  # crop: 24 images x 4 crops of 256 px cover each 512 px image once; resize pads to the same
     print(f"\n3. membrane (30 images 512x512, val split 0.2): UNet-{filters}, batch 4, {epochs} epochs of "
           f"{views // 4} steps each, training size 256")
-    for scale in ("resize", "crop"):
-        with tempfile.TemporaryDirectory() as out:
-            start = time.perf_counter()
-            config = TrainConfig(data=str(MEMBRANE), out=str(Path(out) / "run"), model="unet", size=(256, 256),
-                                 scale=scale, epochs=epochs, batch=4, base_filters=filters, min_epoch_images=views,
-                                 patience=epochs, seed=0)
-            run = train(config)
-            metrics = json.loads((run.folder / "metrics.json").read_text())
-            print(f"   {scale:6}: val mean IoU at full resolution {metrics['mean_iou']:.3f} (pixel accuracy "
-                  f"{metrics['pixel_accuracy']:.3f}), best per-epoch val mean IoU {run.best_val_mean_iou:.3f}, "
-                  f"{len(run.history)} epochs, {time.perf_counter() - start:.0f} s")
+    results: dict[str, list[float]] = {"resize": [], "crop": []}
+    for seed in seeds:  # the seed draws the weights and the order; the val split stays the same (hash of names)
+        for scale in ("resize", "crop"):
+            with tempfile.TemporaryDirectory() as out:
+                start = time.perf_counter()
+                config = TrainConfig(data=str(MEMBRANE), out=str(Path(out) / "run"), model="unet",
+                                     size=(256, 256), scale=scale, epochs=epochs, batch=4, base_filters=filters,
+                                     min_epoch_images=views, patience=epochs, seed=seed)
+                run = train(config)
+                metrics = json.loads((run.folder / "metrics.json").read_text())
+                results[scale].append(metrics["mean_iou"])
+                print(f"   seed {seed} {scale:6}: val mean IoU at full resolution {metrics['mean_iou']:.3f} (pixel "
+                      f"accuracy {metrics['pixel_accuracy']:.3f}), best per-epoch val mean IoU "
+                      f"{run.best_val_mean_iou:.3f}, {len(run.history)} epochs, {time.perf_counter() - start:.0f} s",
+                      flush=True)
+    for scale, values in results.items():
+        each = ", ".join(f"{v:.3f}" for v in values)
+        print(f"   {scale:6}: mean over seeds {sum(values) / len(values):.3f} ({each})")
 
 
 def main() -> None:
@@ -136,6 +143,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--skip-membrane", action="store_true")
     p.add_argument("--membrane-only", action="store_true")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="membrane: one pair of runs per seed")
     args = p.parse_args()
     if args.child:
         _child(args)
@@ -143,7 +151,7 @@ def main() -> None:
     if not args.membrane_only:
         throughput_and_memory(args.quick)
     if not args.skip_membrane:
-        membrane(args.quick)
+        membrane(args.quick, args.seeds)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,11 @@ class MaskEditor(QWidget):
 
     def __init__(self, session: AnnotationSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        if session.parent() is None:
+            # A parentless session would be freed by Python's garbage collector, which can run on any thread:
+            # its autosave timer, killed from the wrong thread, then fires into freed memory. The editor's
+            # widget tree is always deleted on the GUI thread.
+            session.setParent(self)
         self.session = session
         self._key: str | None = None  # the key shown, None when the canvas is empty
         self._shown_size: tuple[int, int] | None = None
