@@ -118,9 +118,13 @@ def decoded_bytes(sizes: Sequence[tuple[int, int]], scale: Scale) -> int:
 
 
 def total_memory() -> int:
-    """Bytes of memory this process can use: physical RAM, or less under a cgroup limit (a container) or an
-    address-space limit (SEG_DESKTOP_MEMORY_LIMIT_GB)."""
-    limits = [os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")]
+    """Bytes of memory this process can use: physical RAM, or less under a cgroup limit (a container) or what is
+    left of an address-space limit (SEG_DESKTOP_MEMORY_LIMIT_GB, ml/remote.py). Where the system does not say
+    (no sysconf), 8 GiB, a common laptop's."""
+    try:
+        limits = [os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")]
+    except (AttributeError, ValueError, OSError):
+        limits = [8 << 30]
     try:
         text = Path("/sys/fs/cgroup/memory.max").read_text().strip()
         if text.isdigit():
@@ -132,8 +136,10 @@ def total_memory() -> int:
 
         soft = resource.getrlimit(resource.RLIMIT_AS)[0]
         if soft != resource.RLIM_INFINITY:
-            limits.append(soft)
-    except (ImportError, OSError, ValueError):
+            with open("/proc/self/status") as f:
+                held = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+            limits.append(max(0, soft - held))
+    except (ImportError, OSError, ValueError, StopIteration):
         pass
     return min(limits)
 
