@@ -25,6 +25,43 @@ def make_untrained_run(folder: Path, data: Dataset, size: int = 32, model: str =
     return folder
 
 
+def sample_data_and_run(n: int, run_name: str = "run"):
+    """Module-scoped fixtures `data` (a sample dataset of `n` 32 px images) and `run_name` (an untrained run made
+    from it): what the CLI reliability tests read and must leave as they were. Use as
+    `data, run = sample_data_and_run(n=2)` at module level."""
+    import pytest
+
+    from seg_desktop.core.dataset import open_dataset
+    from seg_desktop.core.sample_data import make_sample_dataset
+
+    @pytest.fixture(scope="module", name="data")
+    def data_fixture(tmp_path_factory) -> Path:
+        return make_sample_dataset(tmp_path_factory.mktemp("data") / "d", n=n, size=32)
+
+    @pytest.fixture(scope="module", name=run_name)
+    def run_fixture(tmp_path_factory, data) -> Path:
+        return make_untrained_run(tmp_path_factory.mktemp("run") / run_name, open_dataset(data))
+
+    return data_fixture, run_fixture
+
+
+def append_epoch(run: Path, epoch: int, seconds: float = 2.0) -> None:
+    """Append one epoch row to `run`'s history.csv (header first), as a training process elsewhere would: the
+    losses fall and the IoUs rise with `epoch`, each epoch takes `seconds`."""
+    import csv
+
+    from seg_desktop.ml.runs import HISTORY_COLUMNS
+
+    history = run / "history.csv"
+    new = not history.exists()
+    with history.open("a", newline="") as f:
+        writer = csv.DictWriter(f, HISTORY_COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerow({"epoch": epoch, "loss": 1.0 / epoch, "mean_iou": 0.1 * epoch, "val_loss": 1.1 / epoch,
+                         "val_mean_iou": 0.1 * epoch, "val_dice": 0.2, "lr": 0.001, "seconds": seconds})
+
+
 def fill_training_form(panel, model: str = "unet", size: str = "48", epochs: int = 2, batch: int = 4,
                        filters: int = 4, width: float = 0.125, start: str = "scratch", path: str = "") -> None:
     """Set every field of a TrainingPanel a training test depends on: a tiny model, no augmentation, a separate

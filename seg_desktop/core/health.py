@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .dataset import SPLITS, Dataset
+from .dataset import Dataset
 from .errors import DatasetError
+from .layouts import SPLITS
 
 # Most / least frequent class (by training pixels) above which class weights are suggested: beyond this the
 # rare classes contribute too little to an unweighted loss to be learnt well.

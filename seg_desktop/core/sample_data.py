@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .classes import ClassInfo, ClassSet, write_classes_csv
+from .classes import ClassInfo, ClassSet, classes_csv
 from .errors import DatasetError
 from .writeguard import claim_output
 
@@ -59,11 +59,7 @@ def make_sample_dataset(out_dir: Path | str, n: int = 40, size: int = 128, seed:
         image, mask = _sample(np.random.default_rng([seed, i]), size, i)
         output.write_bytes(f"images/sample_{i:03d}.png", _png(Image.fromarray(image, "RGB")))
         output.write_bytes(f"masks/sample_{i:03d}.png", _png(Image.fromarray(mask, "L")))
-    try:
-        write_classes_csv(output.path("classes.csv"), SAMPLE_CLASSES)
-    except OSError as exc:
-        raise DatasetError(f"Cannot write {output.path('classes.csv')} ({exc.strerror or exc}); free some space "
-                           "or choose another folder.", output.path("classes.csv")) from None
+    output.write_bytes("classes.csv", classes_csv(SAMPLE_CLASSES))
     output.finish()
     return output.folder
 

@@ -18,7 +18,8 @@ from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QComboBox, QHBoxLayout, QHeaderView, QLineEdit, QPushButton,
                                QStyle, QTableView, QVBoxLayout, QWidget)
 
-from ..core.dataset import SPLITS, Dataset
+from ..core.dataset import Dataset
+from ..core.layouts import SPLITS
 from ..core.paths import display_path
 from ..core.project import STATUSES
 from .thumbnails import ThumbnailCache

@@ -17,7 +17,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 
 from seg_desktop.core.classes import ClassInfo, ClassSet  # noqa: E402
 from seg_desktop.core.edits import stroke  # noqa: E402
-from seg_desktop.gui.editor import ClassPalette, EditorActions, MaskEditor, ToolOptions  # noqa: E402
+from seg_desktop.gui.editor import EditorActions, MaskEditor, ToolOptions  # noqa: E402
 from seg_desktop.gui.editor.overlay import overlay_lut  # noqa: E402
 from seg_desktop.gui.session import AnnotationSession  # noqa: E402
 
@@ -165,9 +165,9 @@ def test_untouched_image_is_reloaded_from_the_caller(editor):
         editor.session.set_current("c", make_image(), np.zeros((H + 1, W), np.uint8), CLASSES)
 
 
-def test_brackets_resize_the_brush_and_digits_pick_classes(editor, settings):
-    palette, options = ClassPalette(), ToolOptions(settings=settings)
-    palette.attach(editor)
+def test_brackets_resize_the_brush(editor, settings):
+    """Digits are the window's actions (tests/gui/test_labeller_day_keys.py), not the editor's."""
+    options = ToolOptions(settings=settings)
     options.attach(editor)
     start = editor.brush_size()
     QTest.keyClick(editor.view, Qt.Key.Key_BracketRight)
@@ -175,15 +175,6 @@ def test_brackets_resize_the_brush_and_digits_pick_classes(editor, settings):
     QTest.keyClick(editor.view, Qt.Key.Key_BracketLeft)
     QTest.keyClick(editor.view, Qt.Key.Key_BracketLeft)
     assert editor.brush_size() < start
-
-    QTest.keyClick(editor.view, Qt.Key.Key_3)  # third listed class
-    assert editor.current_class() == 2 and palette.current() == 2
-    QTest.keyClick(editor.view, Qt.Key.Key_1)
-    assert editor.current_class() == 0 and palette.current() == 0
-    QTest.keyClick(editor.view, Qt.Key.Key_9)  # only four classes: ignored
-    assert editor.current_class() == 0
-    QTest.keyClick(palette, Qt.Key.Key_2)  # the palette itself also takes digits
-    assert editor.current_class() == 1
 
 
 def test_tool_options_drive_the_editor_and_persist(editor, settings):

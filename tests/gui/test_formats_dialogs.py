@@ -66,17 +66,28 @@ def test_import_lists_skipped_shapes_and_says_bad_sources(qtbot, labelme_folder,
     assert "missing does not exist" in failed.args[0] and failed.args[0] == dialog.status.text()
 
 
+def _export_dialog(qtbot, data, runs, tmp_path) -> ExportDialog:
+    """An export dialog remembering its choices in a settings file of the test's own."""
+    dialog = ExportDialog(data, runs, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(dialog)
+    return dialog
+
+
+def _export(qtbot, dialog: ExportDialog, fmt: str, out, timeout: int) -> None:
+    """Choose `fmt` and `out`, click Export as a user would, and wait for the export to end."""
+    dialog.set_format(fmt)
+    dialog.set_output_folder(out)
+    with qtbot.waitSignal(dialog.exported, timeout=timeout):
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+
+
 def test_export_dialog_ground_truth_in_a_tool_format(qtbot, sample_folder, tmp_path):
     data = open_dataset(sample_folder)
-    dialog = ExportDialog(data, [], settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(dialog)
+    dialog = _export_dialog(qtbot, data, [], tmp_path)
     dialog.set_source("truth")
     assert dialog.fmt() == "tool" and not dialog.probs_check.isEnabled()
     assert dialog.export_button.isEnabled()  # no run needed for the ground truth
-    dialog.set_format("yolo")
-    dialog.set_output_folder(tmp_path / "yolo")
-    with qtbot.waitSignal(dialog.exported, timeout=20000):
-        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    _export(qtbot, dialog, "yolo", tmp_path / "yolo", timeout=20000)
     assert "read them back: every class within IoU" in dialog.status.text()
     assert len(list((tmp_path / "yolo" / "labels").rglob("*.txt"))) == 8
     assert dialog.settings.value("export/tool_format") == "yolo"
@@ -85,13 +96,9 @@ def test_export_dialog_ground_truth_in_a_tool_format(qtbot, sample_folder, tmp_p
 def test_export_dialog_predictions_in_cvat(qtbot, sample_folder, tmp_path):
     data = open_dataset(sample_folder)
     run = make_untrained_run(tmp_path / "run", data)
-    dialog = ExportDialog(data, [run], settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(dialog)
+    dialog = _export_dialog(qtbot, data, [run], tmp_path)
     dialog.all_radio.setChecked(True)
-    dialog.set_format("cvat")
-    dialog.set_output_folder(tmp_path / "cvat")
-    with qtbot.waitSignal(dialog.exported, timeout=60000):
-        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    _export(qtbot, dialog, "cvat", tmp_path / "cvat", timeout=60000)
     assert "every pixel matches" in dialog.status.text()
     assert len(list((tmp_path / "cvat" / "SegmentationClass").glob("*.png"))) == 8
     QApplication.processEvents()

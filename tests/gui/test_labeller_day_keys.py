@@ -30,6 +30,15 @@ def _canvas(window):
     return window.editor.focusProxy() or window.editor
 
 
+def _focused_epochs_spin(qtbot, window):
+    """The training form's epochs box, its dock shown and the focus in it."""
+    window.training_dock.show()
+    window.training_dock.raise_()
+    spin = window.training.epochs_spin
+    _focus(qtbot, spin)
+    return spin
+
+
 def _shows(qtbot, window, key: str) -> None:
     """Wait until the session shows `key` (images load on a worker)."""
     qtbot.waitUntil(lambda: window.session.current_key() == key, timeout=3000)
@@ -61,24 +70,27 @@ def test_pgdn_end_home_pgup_change_image_from_any_widget(qtbot, ready, where):
     assert w.session.current_key() == keys[0] and w.browser.current_key() == keys[0]
 
 
-@pytest.mark.parametrize("where", ["canvas", "list", "form_button"])
+@pytest.mark.parametrize("where", ["canvas", "list", "form_button", "palette"])
 def test_digit_picks_the_class_from_any_widget(qtbot, ready, where):
+    """The window's actions are the only digit handling: they pick the listed row wherever the focus is."""
     w = ready
-    target = {"canvas": _canvas(w), "list": w.browser.view, "form_button": w.training.train_button}[where]
+    target = {"canvas": _canvas(w), "list": w.browser.view, "form_button": w.training.train_button,
+              "palette": w.palette}[where]
+    w.palette_dock.show()
     _focus(qtbot, target)
     classes = w.editor.classes().classes
     qtbot.keyClick(target, Qt.Key.Key_3)
-    assert w.editor.current_class() == classes[2].index
+    assert w.editor.current_class() == classes[2].index and w.palette.current() == classes[2].index
     qtbot.keyClick(target, Qt.Key.Key_1)
+    assert w.editor.current_class() == classes[0].index and w.palette.current() == classes[0].index
+    assert len(classes) < 9
+    qtbot.keyClick(target, Qt.Key.Key_9)  # no ninth class: ignored
     assert w.editor.current_class() == classes[0].index
 
 
 def test_digits_type_into_a_spin_box_and_pick_no_class(qtbot, ready):
     w = ready
-    w.training_dock.show()
-    w.training_dock.raise_()
-    spin = w.training.epochs_spin
-    _focus(qtbot, spin)
+    spin = _focused_epochs_spin(qtbot, w)
     spin.lineEdit().selectAll()
     before = w.editor.current_class()
     qtbot.keyClicks(spin, "37")
@@ -88,10 +100,7 @@ def test_digits_type_into_a_spin_box_and_pick_no_class(qtbot, ready):
 
 def test_tab_moves_focus_in_the_form_and_leaves_the_overlay_alone(qtbot, ready):
     w = ready
-    w.training_dock.show()
-    w.training_dock.raise_()
-    spin = w.training.epochs_spin
-    _focus(qtbot, spin)
+    spin = _focused_epochs_spin(qtbot, w)
     overlay = w.editor.overlay_visible()
     qtbot.keyClick(spin, Qt.Key.Key_Tab)
     assert w.editor.overlay_visible() == overlay

@@ -3,24 +3,10 @@ live in the training panel, and its model then predicts on the open folder."""
 
 from __future__ import annotations
 
-import csv
 import time
-from pathlib import Path
 
 from seg_desktop.core.dataset import open_dataset
-from seg_desktop.ml.runs import HISTORY_COLUMNS
-from tests.helpers import make_untrained_run, snapshot
-
-
-def _append_epoch(run: Path, epoch: int) -> None:
-    history = run / "history.csv"
-    new = not history.exists()
-    with history.open("a", newline="") as f:
-        writer = csv.DictWriter(f, HISTORY_COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerow({"epoch": epoch, "loss": 1.0 / epoch, "mean_iou": 0.1 * epoch, "val_loss": 1.2 / epoch,
-                         "val_mean_iou": 0.1 * epoch, "val_dice": 0.2, "lr": 0.001, "seconds": 1.5})
+from tests.helpers import append_epoch, make_untrained_run, snapshot
 
 
 def test_open_run_follows_its_history_and_predicts_on_the_open_folder(window, open_folder, sample_folder,
@@ -28,7 +14,7 @@ def test_open_run_follows_its_history_and_predicts_on_the_open_folder(window, op
     open_folder(sample_folder)
     share = tmp_path / "cluster-share" / "run-7"  # outside the dataset, as a cluster's --out would be
     make_untrained_run(share, open_dataset(sample_folder), size=32)
-    _append_epoch(share, 1)
+    append_epoch(share, 1)
 
     assert window.open_run_action in window.menuBar().actions()[0].menu().actions()
     assert window.open_run(share)
@@ -38,7 +24,7 @@ def test_open_run_follows_its_history_and_predicts_on_the_open_folder(window, op
     assert window.prediction.run_folder == share.resolve()  # selected: it is the model that predicts
 
     time.sleep(0.01)
-    _append_epoch(share, 2)  # the run goes on elsewhere
+    append_epoch(share, 2)  # the run goes on elsewhere
     qtbot.waitUntil(lambda: panel.plots.point_counts()["train_loss"] == 2, timeout=5000)
 
     with qtbot.waitSignal(window.prediction.runningChanged, timeout=60000,

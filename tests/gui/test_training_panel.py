@@ -24,8 +24,8 @@ from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer  # noqa: E402
 from seg_desktop.core.dataset import open_dataset  # noqa: E402
 from seg_desktop.core.sample_data import make_sample_dataset  # noqa: E402
 from seg_desktop.gui.training import TrainingPanel  # noqa: E402
-from seg_desktop.ml.runs import HISTORY_COLUMNS, read_history, runs_dir  # noqa: E402
-from tests.helpers import fill_training_form  # noqa: E402
+from seg_desktop.ml.runs import read_history, runs_dir  # noqa: E402
+from tests.helpers import append_epoch, fill_training_form  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -179,23 +179,12 @@ def test_runs_table_follows_a_run_written_by_another_program(panel, qtbot, tmp_p
     fill_training_form(panel, "segnet", epochs=4)
     config = panel.config_from_form()
     (run / "config.json").write_text(config.to_json())
-    history = run / "history.csv"
-
-    def append(epoch):
-        new = not history.exists()
-        with history.open("a", newline="") as f:
-            w = csv.DictWriter(f, HISTORY_COLUMNS)
-            if new:
-                w.writeheader()
-            w.writerow({"epoch": epoch, "loss": 1.0 / epoch, "mean_iou": 0.1 * epoch, "val_loss": 1.1 / epoch,
-                        "val_mean_iou": 0.1 * epoch, "val_dice": 0.2, "lr": 0.001, "seconds": 2.0})
-
-    append(1)
+    append_epoch(run, 1, seconds=2.0)
     qtbot.waitUntil(lambda: str(run) in panel.runs_view.folders(), timeout=5000)
     panel.runs_view.select(str(run))
     assert panel.plots.point_counts()["train_loss"] == 1
     time.sleep(0.01)
-    append(2)
+    append_epoch(run, 2, seconds=2.0)
     qtbot.waitUntil(lambda: panel.plots.point_counts()["train_loss"] == 2, timeout=5000)
     # compare export: the run's row with its parameters and training time
     (run / "metrics.json").write_text(json.dumps({"pixel_accuracy": 0.9, "mean_iou": 0.5, "mean_dice": 0.6,

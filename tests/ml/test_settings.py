@@ -9,6 +9,7 @@ import dataclasses
 import pytest
 
 from seg_desktop import cli
+from seg_desktop.commands.train import train_config
 from seg_desktop.ml import config as config_module
 from seg_desktop.ml.config import SETTING, TrainConfig, _setting, setting_fields
 
@@ -40,7 +41,7 @@ def test_the_cli_offers_exactly_the_designed_flags_with_the_config_defaults(caps
     assert options["--no-augment"].dest == "augment" and options["--no-augment"].const is False
     args = cli._parser().parse_args(["train", "D", "--model", "segnet", "--size", "36x48", "--no-augment",
                                      "--class-weights", "median", "--out", "/tmp/r"])
-    config = cli._train_config(args)
+    config = train_config(args)
     assert (config.model, config.size, config.augment, config.class_weights, config.out) == \
         ("segnet", (36, 48), False, "median", "/tmp/r")
     assert (config.epochs, config.lr, config.val_split) == (40, 1e-3, 0.2)  # not given: TrainConfig's defaults
@@ -56,9 +57,9 @@ def test_the_cli_offers_exactly_the_designed_flags_with_the_config_defaults(caps
 def test_a_setting_added_to_the_metadata_is_on_the_command_line_and_validated(monkeypatch, capsys):
     monkeypatch.setattr(config_module, "TrainConfig", WithDropout)  # what cli imports at call time
     args = cli._parser().parse_args(["train", "D", "--model", "unet", "--dropout", "0.3"])
-    config = cli._train_config(args)
+    config = train_config(args)
     assert isinstance(config, WithDropout) and config.dropout == 0.3
-    assert cli._train_config(cli._parser().parse_args(["train", "D", "--model", "unet"])).dropout == 0.0
+    assert train_config(cli._parser().parse_args(["train", "D", "--model", "unet"])).dropout == 0.0
     with pytest.raises(ValueError, match=r"^dropout must be in \[0, 0.9\], not 1.5\.$"):
         dataclasses.replace(config, dropout=1.5).validate()
     with pytest.raises(SystemExit):

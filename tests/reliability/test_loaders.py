@@ -18,17 +18,10 @@ from seg_desktop.core.sample_data import make_sample_dataset
 from seg_desktop.ml.config import TrainConfig
 from seg_desktop.ml.config_file import load_config
 from seg_desktop.ml.runs import list_runs, run_info
-from tests.helpers import make_untrained_run, snapshot
+from tests.helpers import sample_data_and_run, snapshot
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return make_sample_dataset(tmp_path_factory.mktemp("data") / "d", n=2, size=32)
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory, data):
-    return make_untrained_run(tmp_path_factory.mktemp("run") / "r", open_dataset(data))
+data, run = sample_data_and_run(n=2)
 
 
 def _edit(good: dict, **changes) -> str:

@@ -215,17 +215,24 @@ def test_out_of_memory_while_decoding_one_image(run, data, tmp_path, capsys, mon
     assert snapshot(data) == before
 
 
-def test_out_of_memory_while_predicting_one_image(run, data, tmp_path, monkeypatch):
+def _out_of_memory_on_call(monkeypatch, n: int) -> list:
+    """Make the model's forward pass run out of memory on its `n`-th call; the calls are counted in the list
+    returned, which a test clears to count again."""
     real = LoadedRun._forward
-    calls = []
+    calls: list[int] = []
 
     def forward(self, batch):
         calls.append(1)
-        if len(calls) == 2:  # the second image
+        if len(calls) == n:
             raise MemoryError()
         return real(self, batch)
 
     monkeypatch.setattr(LoadedRun, "_forward", forward)
+    return calls
+
+
+def test_out_of_memory_while_predicting_one_image(run, data, tmp_path, monkeypatch):
+    calls = _out_of_memory_on_call(monkeypatch, 2)  # the second image
     ds = open_dataset(data)
     problems: list[str] = []
     result = evaluate_dataset(load_run(run), ds, ds.samples)
@@ -247,21 +254,14 @@ def test_gui_predict_all_skips_only_the_image_that_ran_out(qapp, run, data, tmp_
 
     root = tmp_path / "data"
     shutil.copytree(data, root)
-    real_forward, real_write = LoadedRun._forward, predictions.write_mask
-    calls = []
-
-    def forward(self, batch):
-        calls.append(1)
-        if len(calls) == 1:  # the first image
-            raise MemoryError()
-        return real_forward(self, batch)
+    _out_of_memory_on_call(monkeypatch, 1)  # the first image
+    real_write = predictions.write_mask
 
     def write_mask(path, *args, **kwargs):
         if "sample_002" in Path(path).name:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         return real_write(path, *args, **kwargs)
 
-    monkeypatch.setattr(LoadedRun, "_forward", forward)
     monkeypatch.setattr(predictions, "write_mask", write_mask)
     worker = PredictAllWorker(run, root)
     predicted, skipped, failed = [], {}, []

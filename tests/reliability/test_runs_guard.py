@@ -11,15 +11,13 @@ import threading
 import pytest
 
 from seg_desktop.cli import main
-from seg_desktop.core.dataset import open_dataset
 from seg_desktop.core.errors import DatasetError
-from seg_desktop.core.sample_data import make_sample_dataset
 from seg_desktop.core.writeguard import MANIFEST, WriteRefused, claim_run_folder
 from seg_desktop.ml.config import TrainConfig
 from seg_desktop.ml.listener import TrainListener
 from seg_desktop.ml.runs import read_history, runs_dir
 from seg_desktop.ml.train import train
-from tests.helpers import make_untrained_run, snapshot
+from tests.helpers import sample_data_and_run, snapshot
 
 
 class Calls(TrainListener):
@@ -43,14 +41,7 @@ def tiny(data, out, **kw) -> TrainConfig:
     return TrainConfig(data=str(data), out=None if out is None else str(out), **options)
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return make_sample_dataset(tmp_path_factory.mktemp("d") / "data", n=8, size=32)
-
-
-@pytest.fixture(scope="module")
-def unet_run(data, tmp_path_factory):
-    return make_untrained_run(tmp_path_factory.mktemp("r") / "unet-run", open_dataset(data))
+data, unet_run = sample_data_and_run(n=8, run_name="unet_run")
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from seg_desktop.core.project import load_project
 from seg_desktop.core.sample_data import make_sample_dataset
 from seg_desktop.ml.config_file import load_config
 from seg_desktop.ml.runs import list_runs, read_history
-from tests.helpers import make_untrained_run, snapshot
+from tests.helpers import sample_data_and_run, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,14 +72,7 @@ def run_python(code: str, timeout: int, cwd: Path) -> subprocess.CompletedProces
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return make_sample_dataset(tmp_path_factory.mktemp("data") / "d", n=4, size=32)
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory, data):
-    return make_untrained_run(tmp_path_factory.mktemp("run") / "r", open_dataset(data))
+data, run = sample_data_and_run(n=4)
 
 
 def test_fifo_named_run_config_fails_evaluate_and_predict_at_once(tmp_path, data, run):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .scribbles import NONE, scribbled_classes
+from .scribbles import NONE, settle_scribbles
 
 MAX_PIXELS = 512 * 512
 TREES = 32
@@ -70,13 +70,9 @@ def classify(feats: PixelFeatures, scribbles: np.ndarray, *, trees: int = TREES,
     """
     from sklearn.ensemble import RandomForestClassifier
 
-    if scribbles.shape != feats.shape:
-        raise ValueError(f"scribbles are {scribbles.shape}, the image is {feats.shape}")
-    classes = scribbled_classes(scribbles)
-    if not classes:
-        return None
-    if len(classes) == 1:
-        return np.full(feats.shape, classes[0], np.uint8)
+    classes, settled = settle_scribbles(scribbles, feats.shape)
+    if len(classes) < 2:
+        return settled
     x, y = _grid_samples(feats, scribbles, seed)
     forest = RandomForestClassifier(n_estimators=trees, max_depth=depth, n_jobs=n_jobs, random_state=seed)
     forest.fit(x, y)

@@ -38,6 +38,18 @@ def scribbled_classes(scribbles: np.ndarray) -> list[int]:
     return [int(v) for v in values if v != NONE]
 
 
+def settle_scribbles(scribbles: np.ndarray, shape: tuple[int, int]) -> tuple[list[int], np.ndarray | None]:
+    """What every scribble method settles before computing anything: the scribbled classes, and the answer when
+    fewer than two leave nothing to compute (none scribbled: None; one: every pixel of that class, so the preview
+    shows that a second class is needed). A layer of another size than the image is a ValueError."""
+    if scribbles.shape != tuple(shape):
+        raise ValueError(f"scribbles are {scribbles.shape}, the image is {tuple(shape)}")
+    classes = scribbled_classes(scribbles)
+    if len(classes) == 1:
+        return classes, np.full(scribbles.shape, classes[0], np.uint8)
+    return classes, None
+
+
 def accept_labels(mask: np.ndarray, labels: np.ndarray, *, only_into: int | None = None) -> Edit | None:
     """Write `labels` (a full-size class map from a scribble tool) into `mask` as one Edit.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .scribbles import NONE, scribbled_classes
+from .scribbles import NONE, settle_scribbles
 
 
 def watershed_labels(image: np.ndarray, scribbles: np.ndarray, smooth: float = 1.0) -> np.ndarray | None:
@@ -19,13 +19,9 @@ def watershed_labels(image: np.ndarray, scribbles: np.ndarray, smooth: float = 1
     The image is smoothed a little first (`smooth`, a Gaussian sigma in pixels), so noise does not stop a
     flood; the one-pixel watershed lines OpenCV leaves between basins take the class of a neighbour.
     """
-    if scribbles.shape != image.shape[:2]:
-        raise ValueError(f"scribbles are {scribbles.shape}, the image is {image.shape[:2]}")
-    classes = scribbled_classes(scribbles)
-    if not classes:
-        return None
-    if len(classes) == 1:
-        return np.full(scribbles.shape, classes[0], np.uint8)
+    classes, settled = settle_scribbles(scribbles, image.shape[:2])
+    if len(classes) < 2:
+        return settled
     rgb = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
     rgb = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
     if smooth > 0:

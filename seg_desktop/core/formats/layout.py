@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classes import ClassSet, write_classes_csv
+from ..classes import ClassSet, classes_csv
 from ..dataset import Sample, open_dataset
 from ..errors import DatasetError
 from ..maskio import MaskFormat, encode_mask
@@ -60,7 +60,7 @@ class LayoutWriter(Writer):
         place_image(self.out, f"images/{item.image_file}", item.image, self.link)
 
     def close(self, written: Sequence[Planned]) -> None:
-        write_class_file(self.out, self.classes)
+        self.out.write_bytes(CLASS_FILE, classes_csv(self.classes))
 
 
 def place_image(out: Output, name: str, image: Path, link: str) -> None:
@@ -82,12 +82,3 @@ def place_image(out: Output, name: str, image: Path, link: str) -> None:
         hint = " (they are on different disks: copy or symlink instead)" if exc.errno == errno.EXDEV else ""
         raise DatasetError(f"Cannot link {display_path(image)} as {display_path(dest)} ({exc.strerror or exc})"
                            f"{hint}; choose another way to bring the images.", dest) from None
-
-
-def write_class_file(out: Output, classes: ClassSet) -> None:
-    path = out.path(CLASS_FILE)
-    try:
-        write_classes_csv(path, classes)
-    except OSError as exc:
-        raise DatasetError(f"Cannot write {path} ({exc.strerror or exc}); free some space or choose another "
-                           "folder.", path) from None

@@ -24,7 +24,7 @@ from ..maskio import MaskFormat, encode_mask
 from ..paths import fit_name
 from ..writeguard import WriteRefused, claim_output, unique_names
 from . import get_format
-from .base import Planned
+from .base import Entry, Planned
 from .layout import LayoutWriter, plan_layout
 
 LINKS = ("copy", "hard", "sym")
@@ -79,20 +79,33 @@ def import_masks(src: Path | str, fmt: str, out: Path | str, link: str = "copy",
     output = claim_output(out, plan_layout(items, source.classes), "imported dataset", fresh=True)
     writer = LayoutWriter(output, source.classes, link)  # index masks; unlabelled images stay unlabelled
     problems = list(source.problems)
-    images = masks = 0
-    for done, (item, entry) in enumerate(zip(items, entries), start=1):
+    counts = {"images": 0, "masks": 0}
+
+    def add(pair: tuple[Planned, Entry]) -> None:
+        item, entry = pair
+        writer.add(item, None if entry.load is None else entry.load(problems))
+        counts["images"] += 1
+        counts["masks"] += entry.load is not None
+
+    _each_file(list(zip(items, entries)), add, "it was skipped", problems, progress, stop)
+    writer.close(items)
+    output.finish()
+    return ImportResult(output.folder, counts["images"], counts["masks"], source.classes, problems)
+
+
+def _each_file(items: Sequence, work: Callable, skipped: str, problems: list[str], progress: Progress | None,
+               stop: threading.Event | None) -> None:
+    """`work(item)` for each item until `stop` is set, reporting progress; a DatasetError costs only that item,
+    named in `problems` with `skipped` said after it (imports and exports go on with the other files)."""
+    for done, item in enumerate(items, start=1):
         if stop is not None and stop.is_set():
             break
         try:
-            writer.add(item, None if entry.load is None else entry.load(problems))
-            images, masks = images + 1, masks + (entry.load is not None)
+            work(item)
         except DatasetError as exc:
-            problems.append(f"{str(exc).rstrip('.')}; it was skipped.")
+            problems.append(f"{str(exc).rstrip('.')}; {skipped}.")
         if progress is not None:
             progress(done, len(items))
-    writer.close(items)
-    output.finish()
-    return ImportResult(output.folder, images, masks, source.classes, problems)
 
 
 # ---------------------------------------------------------------- export
@@ -117,18 +130,15 @@ def export_masks(items: Sequence[tuple[Planned, Callable[[], np.ndarray]]], clas
     kept: dict[str, bytes] = {}  # what was exported, PNG-compressed, to compare with what reads back
     written: list[Planned] = []
     problems: list[str] = []
-    for done, (item, load) in enumerate(items, start=1):
-        if stop is not None and stop.is_set():
-            break
-        try:
-            mask = load()
-            writer.add(item, mask)
-            kept[item.name] = encode_mask(mask, MaskFormat("index"), None)
-            written.append(item)
-        except DatasetError as exc:
-            problems.append(f"{str(exc).rstrip('.')}; it was not exported.")
-        if progress is not None:
-            progress(done, len(items))
+
+    def add(pair: tuple[Planned, Callable[[], np.ndarray]]) -> None:
+        item, load = pair
+        mask = load()
+        writer.add(item, mask)
+        kept[item.name] = encode_mask(mask, MaskFormat("index"), None)
+        written.append(item)
+
+    _each_file(items, add, "it was not exported", problems, progress, stop)
     writer.close(written)
     output.finish()
     result = ExportResult(output.folder, len(written), problems)

@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
 from ..classes import ClassInfo, ClassSet, read_labelmap, voc_classes
 from ..errors import DatasetError
 from ..imageio import image_size
+from ..layouts import SPLITS
 from ..maskio import MaskFormat, check_values, encode_mask, read_mask, read_raw_mask
 from ..safeio import present, read_text_capped
 from .base import Entry, Planned, Source, Writer as BaseWriter, check_size, copy_image, find_image, list_files
@@ -19,7 +21,6 @@ from .base import VOID, require_folder
 
 TITLE = "Pascal VOC (JPEGImages/ + SegmentationClass/ palette PNGs)"
 POLYGONS = False
-SPLITS = ("train", "val", "test")
 
 
 def read_classes(root: Path) -> ClassSet:

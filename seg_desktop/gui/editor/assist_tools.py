@@ -19,6 +19,18 @@ from .assist import AssistController
 from .tools import BrushTool, Pixel, Tool, ToolHost, _preview_pen, to_pixel
 
 
+def _preview_key(assist: AssistController, label: str, key: int) -> bool:
+    """The keys every previewing tool shares: Enter accepts the preview into the mask as one undo step named
+    `label`, Escape clears it; False for any other key, so the editor handles that one."""
+    if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+        assist.accept(label)
+    elif key == Qt.Key.Key_Escape:
+        assist.clear()
+    else:
+        return False
+    return True
+
+
 class ScribbleTool(Tool):
     """Draw class scribbles (not into the mask); a random forest on pixel features labels the rest."""
 
@@ -55,13 +67,7 @@ class ScribbleTool(Tool):
         self.assist.request_preview(self.method)
 
     def key(self, key: int) -> bool:
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.assist.accept(self.label)
-        elif key == Qt.Key.Key_Escape:
-            self.assist.clear()
-        else:
-            return False
-        return True
+        return _preview_key(self.assist, self.label, key)
 
     def finish(self) -> None:
         if self._last is not None:
@@ -145,13 +151,7 @@ class SamTool(Tool):
         self._drop_box()
 
     def key(self, key: int) -> bool:
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.assist.accept(self.label)
-        elif key == Qt.Key.Key_Escape:
-            self.assist.clear()
-        else:
-            return False
-        return True
+        return _preview_key(self.assist, self.label, key)
 
 
 ASSIST_TOOL_TYPES: tuple[type[Tool], ...] = (ScribbleTool, WatershedTool, SuperpixelTool, SamTool)

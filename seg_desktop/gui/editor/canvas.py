@@ -20,7 +20,6 @@ from ...core.classes import ClassSet
 from ...core.edits import BBox, Edit
 from .assist_tools import ASSIST_TOOL_TYPES
 from .overlay import ArrayImageItem, MaskOverlay
-from .palette import class_for_key
 from .tools import TOOL_TYPES, Tool, to_pixel
 from .view import EditorView
 
@@ -332,14 +331,11 @@ class MaskEditor(QWidget):
             self._tool.double_click(pos)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        """Tool keys (Enter, Escape, Backspace), 1-9 for classes, [ and ] for the brush size."""
+        """Tool keys (Enter, Escape, Backspace), [ and ] for the brush size; 1-9 are the window's actions."""
         key = event.key()
         if self._key is not None and self._tool.key(key):
             return
-        index = class_for_key(self._classes, key)
-        if index is not None:
-            self.set_current_class(index)
-        elif key == Qt.Key.Key_BracketLeft:
+        if key == Qt.Key.Key_BracketLeft:
             self.set_brush_size(self._brush - max(1, self._brush // 5))
         elif key == Qt.Key.Key_BracketRight:
             self.set_brush_size(self._brush + max(1, self._brush // 5))

@@ -1,22 +1,13 @@
-"""The class palette: colour swatch and name per class; click or press 1-9 to choose the class to paint."""
+"""The class palette: colour swatch and name per class; click to choose the class to paint (1-9 are the
+window's actions, menus.py, so they pick the listed rows from any widget)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QKeyEvent, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from ...core.classes import ClassSet
-
-_DIGITS = {getattr(Qt.Key, f"Key_{d}"): d for d in range(1, 10)}
-
-
-def class_for_key(classes: ClassSet, key: int) -> int | None:
-    """The class index that digit key `key` selects: 1 is the first listed class, 9 the ninth; None otherwise."""
-    digit = _DIGITS.get(key)
-    if digit is None or digit > len(classes.classes):
-        return None
-    return classes.classes[digit - 1].index
 
 
 def _swatch(color: tuple[int, int, int], size: int = 16) -> QIcon:
@@ -32,9 +23,8 @@ class ClassPalette(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._classes = ClassSet([])
         self._list = QListWidget(self)
-        # the palette itself takes the focus on click, so 1-9 reach keyPressEvent instead of the list's search
+        # the list never takes the focus (its type-ahead search would answer keys); the palette does, on click
         self._list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self._list.currentItemChanged.connect(self._on_current_item)
@@ -52,7 +42,6 @@ class ClassPalette(QWidget):
 
     def set_classes(self, classes: ClassSet) -> None:
         current = self.current()
-        self._classes = classes
         self._list.blockSignals(True)
         self._list.clear()
         for row, info in enumerate(classes.classes):
@@ -82,11 +71,3 @@ class ClassPalette(QWidget):
     def _on_current_item(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
         if item is not None:
             self.classSelected.emit(item.data(Qt.ItemDataRole.UserRole))
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        index = class_for_key(self._classes, event.key())
-        if index is None:
-            super().keyPressEvent(event)
-        else:
-            self.set_current(index)
-            self.classSelected.emit(index)
