@@ -95,8 +95,10 @@ def train_entry(config: TrainConfig, listener: Any, stop: Any) -> RunSummary:
 
     The strategy comes first: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op in the
     process (see ml/distribute.py); a terminal the GUI or CLI runs in gets no native start-up lines."""
-    from .distribute import start_strategy  # TensorFlow is imported here, in the child only
+    from .quiet import native_stderr_silenced
 
+    with native_stderr_silenced():  # importing distribute imports TensorFlow, which prints its start-up lines
+        from .distribute import start_strategy  # TensorFlow is imported here, in the child only
     start_strategy(config.strategy)
     from .train import train
 
