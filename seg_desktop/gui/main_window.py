@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         s.error.connect(lambda message: dialogs.show_error(self, message))
         s.message.connect(self._show_message)
         s.problemsChanged.connect(self._refresh_summary)
+        s.problemsChanged.connect(lambda _problems: self.prediction.set_unreadable(self.session.unreadable))
         s.classesChanged.connect(self._refresh_summary)
         s.saved.connect(self._refresh_summary)
         s.saved.connect(lambda _key: self.prediction.refresh_queue())
@@ -280,7 +281,7 @@ class MainWindow(QMainWindow):
 
     def label_next(self) -> bool:
         """Open the unlabelled image the model is least sure about (never one that cannot be read)."""
-        queue = [k for k in self.prediction.label_next() if k not in self.session.unreadable]
+        queue = self.prediction.label_next()
         if not queue:
             self.statusBar().showMessage("No unlabelled images left.", 5000)
             return False

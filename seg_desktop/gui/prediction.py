@@ -160,6 +160,7 @@ class PredictionPanel(QWidget):
         self.run_folder: Path | None = None
         self.cache: PredictionCache | None = None
         self.scores: dict[str, dict] = {}
+        self.unreadable: frozenset[str] = frozenset()  # images that cannot be decoded: never offered for labelling
         self.problems: list[str] = []
         self._thread: QThread | None = None
         self._worker: PredictAllWorker | None = None
@@ -220,10 +221,16 @@ class PredictionPanel(QWidget):
         return mask, self.cache.load_entropy(key, math.log(max(self.dataset.classes.num_classes, 2)))
 
     def label_next(self) -> list[str]:
-        """Unlabelled keys, most uncertain first (images not yet predicted last)."""
+        """Unlabelled keys, most uncertain first (images not yet predicted last); unreadable images are left out."""
         if self.dataset is None:
             return []
-        return rank_for_labelling(self.scores, [s.key for s in self.dataset.samples if not s.labelled])
+        return rank_for_labelling(self.scores, [s.key for s in self.dataset.samples
+                                                if not s.labelled and s.key not in self.unreadable])
+
+    def set_unreadable(self, keys: set[str] | frozenset[str]) -> None:
+        """The images found unreadable so far (the session checks every image after a folder opens)."""
+        self.unreadable = frozenset(keys)
+        self.refresh_queue()
 
     def refresh_queue(self) -> None:
         """Rebuild the label-next list (call after a mask was saved: that image leaves the queue)."""

@@ -213,6 +213,8 @@ def test_label_next_never_offers_an_image_that_cannot_be_read(qtbot, window, ope
     truncate(sample_folder / "images" / "sample_003.png")
     open_folder(sample_folder)
     qtbot.waitUntil(lambda: BAD in window.session.unreadable, timeout=5000)
-    assert BAD in window.prediction.label_next()  # the queue itself does not decode images
+    assert BAD not in window.prediction.label_next()  # the session's check reached the queue
+    shown = [window.prediction.queue.item(i).text() for i in range(window.prediction.queue.count())]
+    assert not any(BAD in text for text in shown)  # nor does the "Label next" list show it
     assert not window.label_next()
     assert window.browser.current_key() == A and window.session.current_key() == A
