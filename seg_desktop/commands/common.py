@@ -12,7 +12,7 @@ from ..core.errors import DatasetError
 
 if TYPE_CHECKING:
     from ..core.dataset import Dataset
-    from ..ml.predict import LoadedRun
+    from ..ml.inference import LoadedRun
 
 
 def require_folder(path: Path, what: str) -> None:
@@ -35,7 +35,7 @@ def load_run_and_data(args: argparse.Namespace) -> tuple[LoadedRun, Dataset]:
 
     start_tensorflow_quietly()
     from ..core.dataset import open_dataset
-    from ..ml.predict import load_run
+    from ..ml.inference import load_run
 
     run = load_run(args.run)
     # the run's own fraction and seed, so `--split val` draws the very images it was validated on

@@ -41,7 +41,7 @@ def run_export_masks(args: argparse.Namespace) -> int:
     """Export the ground truth (or `--run`'s predictions); success only when the export reads back the same."""
     if args.run is not None:
         run, dataset = load_run_and_data(args)
-        from ..ml.predict import predict_sample
+        from ..ml.inference import predict_sample
 
         samples, classes = dataset.samples, run.classes
 

@@ -15,7 +15,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     import json
 
     run, dataset = load_run_and_data(args)
-    from ..ml.data import split_samples
+    from ..ml.inputs import split_samples
     from ..ml.predict import evaluate_dataset, json_safe
 
     if args.split == "val":

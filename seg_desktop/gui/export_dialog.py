@@ -64,7 +64,7 @@ def export_in_format(source: str, run_folder: Path | None, dataset_root: Path, k
         raise DatasetError(f"None of the chosen images of {dataset_root} has a mask; label some images first or "
                            "export the run's predictions.", dataset_root)
     if source == "run":
-        from ..ml.predict import predict_sample
+        from ..ml.inference import predict_sample
 
         run = load_run_cached(run_folder)
         classes = run.classes

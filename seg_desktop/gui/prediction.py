@@ -2,7 +2,7 @@
 into what drives the correction loop: per-image IoU and uncertainty for the browser ("worst first") and the
 label-next queue (unlabelled images, most uncertain first).
 
-TensorFlow and `seg_desktop.ml.predict` are imported inside the worker's `run`, on the worker thread, so the
+TensorFlow and `seg_desktop.ml.inference` are imported inside the worker's `run`, on the worker thread, so the
 window never waits for TensorFlow to load. The worker opens the dataset itself: it shares no objects with the
 GUI and talks to it only through signals.
 """
@@ -36,10 +36,10 @@ _loaded: tuple[tuple, object] | None = None  # (identity of the model file, Load
 
 
 def load_run_cached(run_folder: Path):
-    """`ml.predict.load_run`, reusing the last loaded model while its file is unchanged, so predicting one more
+    """`ml.inference.load_run`, reusing the last loaded model while its file is unchanged, so predicting one more
     image (the one just corrected) does not reload the model."""
     global _loaded
-    from ..ml.predict import MODEL_FILES, load_run
+    from ..ml.inference import MODEL_FILES, load_run
 
     files = [run_folder / name for name in MODEL_FILES]
     identity = (str(run_folder.resolve()),) + tuple(
@@ -95,7 +95,7 @@ class PredictAllWorker(QObject):
             self.finished.emit()
 
     def _predict_all(self) -> None:
-        from ..ml.predict import check_classes, predict_sample
+        from ..ml.inference import check_classes, predict_sample
 
         dataset = open_dataset(self.dataset_root)
         run = load_run_cached(self.run_folder)

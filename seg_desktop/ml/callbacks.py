@@ -21,7 +21,8 @@ import tensorflow as tf  # noqa: E402
 from ..core.atomic import fsync_dir  # noqa: E402
 from ..core.metrics import confusion_matrix, scores  # noqa: E402
 from .config import TrainConfig  # noqa: E402
-from .data import Inputs, validation_batches  # noqa: E402
+from .data import validation_batches  # noqa: E402
+from .inputs import Inputs  # noqa: E402
 from .listener import EpochRecord, TrainListener  # noqa: E402
 from .losses import SegmentationLoss, training_mean_iou  # noqa: E402
 from .runs import append_history  # noqa: E402

@@ -135,7 +135,7 @@ class TrainConfig:
                                 help="validation fraction when the layout defines no split")
     augment: bool = _setting(True, label="Augmentation", kind="bool", flag="--no-augment",
                              help="random flips, rotation, zoom and brightness")
-    # How images become model input (ml/data.py, "Scale"); a run records the resolved scale, never "auto".
+    # How images become model input (ml/inputs.py, "Scale"); a run records the resolved scale, never "auto".
     scale: str = _setting("auto", label="Scale", kind="choice", choices=SCALE_CHOICES, flag="--scale",
                           help="resize whole images to the training size, or train on random crops of the "
                                "full-resolution images and predict in overlapping windows (auto: crops when "

@@ -41,7 +41,7 @@ from ..core.errors import DatasetError
 from ..core.paths import display_path
 from ..core.resources import write_failure
 from ..core.writeguard import MANIFEST, claim_output
-from .predict import LoadedRun, load_run
+from .inference import LoadedRun, load_run
 from .preprocess import prepare_image
 
 FORMATS = ("keras", "savedmodel", "onnx")

@@ -1,13 +1,13 @@
 """The training engine: `train(config, listener, stop) -> Run`, the one code path behind the GUI, the CLI and tests.
 
-It opens the dataset, prepares its inputs (ml/data.py: the scale, whole images or full-resolution crops, and the
-labelled images decoded into memory or streamed from disk when they would not fit), builds (or resumes) a
-UNet/SegNet inside the chosen tf.distribute strategy and runs `model.fit` on a tf.data pipeline. Keras callbacks do the
-rest: report each batch and honour the stop flag within one batch, score the epoch's training batches and the
-validation split with `core.metrics` (one IoU definition: the numbers the GUI and metrics.json show), append an
-EpochRecord to history.csv, keep `last.keras` and `best.keras` (by validation mean IoU), stop early and lower the
-learning rate on a plateau. Every failure the user can fix ends as one sentence (ml/errors.py): DatasetError for
-bad files, TrainingError for NaN or out-of-memory, ValueError for impossible settings.
+It opens the dataset, prepares its inputs (ml/inputs.py: the scale, whole images or full-resolution crops, and the
+labelled images decoded into memory or streamed from disk when they would not fit), builds (or resumes) a UNet/SegNet
+inside the chosen tf.distribute strategy and runs `model.fit` on a tf.data pipeline (ml/data.py). Keras callbacks
+(ml/callbacks.py) do the rest: report each batch and honour the stop flag within one batch, score the epoch's training
+batches and the validation split with `core.metrics` (one IoU definition: the numbers the GUI and metrics.json show),
+append an EpochRecord to history.csv, keep `last.keras` and `best.keras` (by validation mean IoU), stop early and
+lower the learning rate on a plateau. Every failure the user can fix ends as one sentence (ml/errors.py): DatasetError
+for bad files, TrainingError for NaN or out-of-memory, ValueError for impossible settings.
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ from . import models  # noqa: E402
 from .callbacks import EpochRecorder, Progress, State, remove_stale_temporaries  # noqa: E402
 from .config import TrainConfig, architecture_fields  # noqa: E402
 from .config_file import load_config  # noqa: E402
-from .data import Stream, prepare_inputs, split_samples, steps_per_epoch, train_dataset  # noqa: E402
+from .data import steps_per_epoch, train_dataset  # noqa: E402
 from .distribute import describe, fit_across_workers, is_chief, select_strategy  # noqa: E402
 from .errors import TrainingError, user_message  # noqa: E402
+from .inputs import Stream, prepare_inputs, split_samples  # noqa: E402
 from .listener import TrainListener  # noqa: E402
 from .losses import SegmentationLoss, class_weights_from_masks  # noqa: E402
 from .runs import best_val_mean_iou, new_run_dir, read_history, runs_dir, write_history  # noqa: E402
@@ -276,7 +277,8 @@ def _model(config: TrainConfig, parent: TrainConfig | None) -> keras.Model:
 def _write_metrics(run_dir: Path, dataset: Dataset, config: TrainConfig) -> None:
     """metrics.json: the best model scored by predict.evaluate_dataset on the validation split (the training
     split when there is none, said so under "split"), at the images' own resolution."""
-    from .predict import evaluate_dataset, load_run, write_metrics
+    from .inference import load_run
+    from .predict import evaluate_dataset, write_metrics
 
     train_samples, val_samples = split_samples(dataset, config.val_split, config.seed)
     split, samples = ("val", val_samples) if val_samples else ("train", train_samples)
