@@ -132,18 +132,36 @@ def test_sigkill_mid_save_and_mid_epoch_then_resume(data, tmp_path):
     assert (run / "metrics.json").is_file()
 
 
-def test_ctrl_c_stops_after_the_batch_and_keeps_the_checkpoint(data, tmp_path):
-    run = tmp_path / "run"
-    proc = start(data, run, 8, False, tmp_path / "i")
-    wait_for(lambda: "run folder" in (tmp_path / "i.out").read_text(), proc, "training to begin")
+def _ctrl_c(proc: subprocess.Popen, log: Path) -> tuple[list[str], list[str]]:
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl+C does: the whole foreground group
     t0 = time.monotonic()
     assert proc.wait(TIMEOUT) == 130
     assert time.monotonic() - t0 < 30  # one batch (its first includes tracing the model), one checkpoint
-    out = (tmp_path / "i.out").read_text().splitlines()
-    err = (tmp_path / "i.err").read_text().splitlines()
+    out = log.with_suffix(".out").read_text().splitlines()
+    err = log.with_suffix(".err").read_text().splitlines()
     assert err == ["seg-desktop: stopping after this batch (Ctrl+C again to stop at once)."]
+    return out, err
+
+
+def test_ctrl_c_stops_after_the_batch_and_keeps_the_checkpoint(data, tmp_path):
+    run = tmp_path / "run"
+    proc = start(data, run, 8, False, tmp_path / "i")
+    wait_for(lambda: "epoch 1/8" in (tmp_path / "i.out").read_text(), proc, "the first epoch to end")
+    out, _ = _ctrl_c(proc, tmp_path / "i")
     assert out[-1].startswith("stopped") and out[-1].endswith(str(run))
-    assert [r["epoch"] for r in read_history(run)] == [1]
-    assert 1 <= checkpoint_epochs(run / "last.keras") * STEPS < STEPS  # stopped within the first epoch
+    assert [r["epoch"] for r in read_history(run)] == [1, 2]  # the interrupted epoch is kept, as far as it went
+    assert 1 < checkpoint_epochs(run / "last.keras") < 2  # stopped within the second epoch, after a batch
     assert not (run / "metrics.json").exists()  # a stopped run is not evaluated
+
+
+def test_ctrl_c_during_start_up_records_no_epoch(data, tmp_path):
+    """Issue 10: a Ctrl+C in the first second used to record a one-batch "epoch 1"; a stop before the first batch
+    ends records nothing (no history row, no checkpoint), and still ends as a stop (exit 130)."""
+    run = tmp_path / "run"
+    proc = start(data, run, 8, False, tmp_path / "i")
+    wait_for(lambda: "run folder" in (tmp_path / "i.out").read_text(), proc, "training to begin")
+    out, _ = _ctrl_c(proc, tmp_path / "i")
+    assert out[-1].startswith("stopped") and out[-1].endswith(str(run))
+    assert read_history(run) == []
+    assert not (run / "last.keras").exists() and not (run / "best.keras").exists()
+    assert not (run / "metrics.json").exists()
