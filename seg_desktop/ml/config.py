@@ -29,6 +29,8 @@ class Setting:
     flag: the `seg-desktop train` option ("" : not on the command line). form: whether the form shows it.
     when: (field, value): the form enables the widget only while that other field has that value.
     architecture: the setting shapes the saved network, so a resumed run takes it from its parent.
+    pace: the setting decides how long an epoch takes (with the architecture ones), so a past run's epoch time
+    predicts a new run's only when these agree.
     """
 
     label: str
@@ -49,6 +51,7 @@ class Setting:
     form: bool = True
     when: tuple[str, str] | None = None
     architecture: bool = False
+    pace: bool = False
 
     @property
     def values(self) -> tuple[str, ...]:
@@ -115,7 +118,7 @@ class TrainConfig:
                                      help="training size: N for NxN, or HxW such as 360x480")
     epochs: int = _setting(40, label="Epochs", kind="int", low=1, form_high=10000, flag="--epochs",
                            help="epochs to train (a resumed run trains this many more)")
-    batch: int = _setting(8, label="Batch", kind="int", low=1, form_high=1024, flag="--batch",
+    batch: int = _setting(8, pace=True, label="Batch", kind="int", low=1, form_high=1024, flag="--batch",
                           help="images per training step")
     lr: float = _setting(1e-3, label="Learning rate", kind="float", low=0, open_low=True, form_low=1e-6,
                          form_high=1.0, decimals=6, step=1e-4, flag="--lr", help="Adam's learning rate")
@@ -169,7 +172,7 @@ class TrainConfig:
     patience: int = _setting(10, label="Patience", kind="int", low=1, flag="--patience", form=False,
                              help="epochs without val mean IoU progress before stopping")
     # an epoch shows at least this many (augmented) images; see ml.data.steps_per_epoch
-    min_epoch_images: int = _setting(256, label="Min epoch images", kind="int", low=0, form=False,
+    min_epoch_images: int = _setting(256, pace=True, label="Min epoch images", kind="int", low=0, form=False,
                                      help="an epoch shows at least this many (augmented) images")
     # Filled in by the trainer from the dataset so the run can be evaluated and repeated without it:
     num_classes: int | None = None
@@ -217,6 +220,17 @@ def setting_of(name: str) -> Setting:
 def architecture_fields() -> tuple[str, ...]:
     """Settings that define the saved network's shape: a resumed run takes them from its parent."""
     return tuple(f.name for f in setting_fields() if f.metadata[SETTING].architecture)
+
+
+def pace_fields(config: TrainConfig) -> tuple[str, ...]:
+    """Settings that decide how long one of `config`'s epochs takes: the network's shape (those that apply to its
+    model), the training size, the batch and the epoch length. Runs that agree on these take alike."""
+    names = []
+    for f in setting_fields():
+        s = f.metadata[SETTING]
+        if (s.architecture or s.pace) and (s.when is None or getattr(config, s.when[0]) == s.when[1]):
+            names.append(f.name)
+    return tuple(names)
 
 
 # The form's "Start from" choice: (key, label, the path field it fills; None for none).

@@ -8,17 +8,13 @@ import os
 import statistics
 from pathlib import Path
 
-from ...ml.config import TrainConfig
+from ...ml.config import TrainConfig, pace_fields
 from ...ml.runs import list_runs, read_history
-
-_SAME = ("model", "size", "batch", "min_epoch_images")
-_SHAPE = {"unet": "base_filters", "segnet": "width"}  # the one other field that sizes each network
 
 
 def epoch_estimate(root: Path, config: TrainConfig) -> float | None:
     """Seconds per epoch for `config` on the folder `root`, from its newest comparable run; None when none ran."""
-    names = _SAME + ((_SHAPE[config.model],) if config.model in _SHAPE else ())
-    wanted = {name: _plain(getattr(config, name)) for name in names}
+    wanted = {name: _plain(getattr(config, name)) for name in pace_fields(config)}
     for info in list_runs(root):
         if all(_plain(info.config.get(name)) == value for name, value in wanted.items()):
             seconds = [float(r["seconds"]) for r in read_history(info.folder)
