@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QMessageLogContext, QtMsgType, QTimer, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
 from .crash import ExceptionHook
@@ -20,8 +20,22 @@ ORG_NAME = "seg-desktop"
 APP_NAME = "seg-desktop"
 
 
+# Qt's image plugins report a damaged file through qWarning ("libpng error: Read Error") while a thumbnail is
+# decoded; the file is already named in the Problems panel in one sentence, so the terminal need not repeat it.
+_DECODER_CHATTER = ("libpng ", "libtiff", "libjpeg", "Corrupt JPEG", "Premature end of JPEG")
+
+
+def quiet_image_decoders(kind: QtMsgType, context: QMessageLogContext, message: str) -> None:
+    """Qt message handler: image decoders' own chatter is dropped, every other message printed as Qt would."""
+    if kind in (QtMsgType.QtWarningMsg, QtMsgType.QtInfoMsg, QtMsgType.QtDebugMsg) and \
+            message.startswith(_DECODER_CHATTER):
+        return
+    sys.stderr.write(message + "\n")
+
+
 def create_app() -> QApplication:
     """The QApplication with the names QSettings files are stored under (reused when one exists, e.g. in tests)."""
+    qInstallMessageHandler(quiet_image_decoders)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORG_NAME)
     app.setApplicationName(APP_NAME)

@@ -218,3 +218,22 @@ def test_label_next_never_offers_an_image_that_cannot_be_read(qtbot, window, ope
     assert not any(BAD in text for text in shown)  # nor does the "Label next" list show it
     assert not window.label_next()
     assert window.browser.current_key() == A and window.session.current_key() == A
+
+
+def test_qt_image_decoders_print_nothing_but_other_qt_messages_still_do(tmp_path):
+    """A truncated PNG made Qt's thumbnail decoder print "libpng error: Read Error" to the terminal the app was
+    started from; the file is named in the Problems panel already. Run in a child: the handler is process-wide."""
+    import subprocess
+    import sys
+
+    script = ("from PySide6.QtCore import qWarning\n"
+              "from seg_desktop.gui.app import create_app\n"
+              "app = create_app()\n"
+              "qWarning('libpng error: Read Error')\n"
+              "qWarning('libtiff: bad directory')\n"
+              "qWarning('a message the user should see')\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stderr
+    assert "libpng" not in proc.stderr and "libtiff" not in proc.stderr
+    assert "a message the user should see" in proc.stderr
