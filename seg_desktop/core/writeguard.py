@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from .atomic import atomic_write_bytes, atomic_write_text
 from .errors import DatasetError
+from .resources import write_failure
 from .safeio import read_json
 
 if TYPE_CHECKING:
@@ -168,8 +169,7 @@ def _save_manifest(folder: Path, manifest: _Manifest) -> None:
     try:
         _write_manifest(folder, manifest)
     except OSError as exc:
-        raise DatasetError(f"Cannot write in {folder} ({exc.strerror or exc}); free some space or choose another "
-                           "folder.", folder) from None
+        raise DatasetError(write_failure(exc, folder / MANIFEST), folder) from None
 
 
 # ---------------------------------------------------------------- output folders
@@ -195,8 +195,7 @@ class Output:
         try:
             atomic_write_bytes(path, data)
         except OSError as exc:
-            raise DatasetError(f"Cannot write {path} ({exc.strerror or exc}); free some space or choose another "
-                               "folder.", path) from None
+            raise DatasetError(write_failure(exc, path), path) from None
         return path
 
     def finish(self) -> None:
