@@ -1,30 +1,17 @@
-"""What every headless command shares: the cheap checks said before TensorFlow loads, loading a run with its
-dataset, and the exit code when some files were skipped (docs/ARCHITECTURE.md)."""
+"""What every headless command shares: loading a run with its dataset after the cheap checks said before
+TensorFlow loads, and the exit code when some files were skipped (docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.errors import DatasetError
+from ..core.safeio import require_folder
 
 if TYPE_CHECKING:
     from ..core.dataset import Dataset
     from ..ml.inference import LoadedRun
-
-
-def require_folder(path: Path, what: str) -> None:
-    """One sentence for a missing folder, said before seconds go into loading TensorFlow; also for a path the
-    file system refuses to look up (a component over 255 bytes, a loop of links, a folder we may not enter)."""
-    try:
-        is_dir = path.is_dir()
-    except OSError as exc:
-        raise DatasetError(f"{path} cannot be looked up ({exc.strerror}); pass the {what}.", path) from None
-    if not is_dir:
-        state = "is not a folder" if path.exists() else "does not exist"
-        raise DatasetError(f"{path} {state}; pass the {what}.", path)
 
 
 def load_run_and_data(args: argparse.Namespace) -> tuple[LoadedRun, Dataset]:

@@ -8,7 +8,8 @@ import sys
 
 from ..core.errors import DatasetError
 from ..core.paths import display_path
-from .common import load_run_and_data, report_skipped, require_folder
+from ..core.safeio import require_folder
+from .common import load_run_and_data, report_skipped
 
 
 def run_sample(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from .common import require_folder
+from ..core.safeio import require_folder
 
 if TYPE_CHECKING:
     from ..ml.config import TrainConfig

@@ -164,3 +164,20 @@ def is_dir(path: Path | str) -> bool:
         return stat.S_ISDIR(os.stat(path).st_mode)
     except (OSError, ValueError):
         return False
+
+
+def require_folder(path: Path | str, what: str) -> Path:
+    """`path` as a folder, or one sentence naming it and saying to pass the `what`: missing, not a folder, or a
+    path the file system refuses to look up (a component over 255 bytes, a loop of links, a folder we may not
+    enter), so a command says so before it spends seconds loading anything."""
+    path = Path(path).expanduser()
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise DatasetError(f"{path} does not exist; pass the {what}.", path) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise DatasetError(f"{path} cannot be looked up ({getattr(exc, 'strerror', None) or exc}); pass the "
+                           f"{what}.", path) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise DatasetError(f"{path} is not a folder; pass the {what}.", path)
+    return path

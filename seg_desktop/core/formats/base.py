@@ -20,7 +20,7 @@ import numpy as np
 from ..classes import IGNORE_NAMES, ClassInfo, ClassSet, default_palette
 from ..errors import DatasetError
 from ..imageio import IMAGE_EXTENSIONS
-from ..safeio import is_dir, read_bytes_capped
+from ..safeio import is_dir, read_bytes_capped, require_folder
 from ..writeguard import Output
 
 BACKGROUND_NAMES = frozenset({"background", "_background_", "__background__", "bg"})
@@ -76,13 +76,9 @@ class Writer:
 # ---------------------------------------------------------------- files
 
 
-def require_folder(src: Path, what: str) -> Path:
+def require_source(src: Path, what: str) -> Path:
     """`src` as a folder, or one sentence saying what was expected there."""
-    src = Path(src).expanduser()
-    if not is_dir(src):
-        state = "is not a folder" if src.exists() else "does not exist"
-        raise DatasetError(f"{src} {state}; pass the folder that holds the {what}.", src)
-    return src
+    return require_folder(src, f"folder that holds the {what}")
 
 
 def find_image(folder: Path, stem: str) -> Path | None:

@@ -18,7 +18,7 @@ from ..errors import DatasetError
 from ..imageio import image_size
 from ..maskio import MaskFormat, check_values, encode_mask, read_raw_mask
 from ..safeio import present, read_text_capped
-from .base import Entry, Planned, Source, Writer as BaseWriter, check_size, copy_image, list_files, require_folder
+from .base import Entry, Planned, Source, Writer as BaseWriter, check_size, copy_image, list_files, require_source
 
 TITLE = "Cityscapes (leftImg8bit/ + gtFine/ *_labelIds.png)"
 POLYGONS = False
@@ -62,7 +62,7 @@ def read_classes(root: Path) -> ClassSet:
 
 
 def read(src: Path) -> Source:
-    root = require_folder(src, "leftImg8bit/ and gtFine/ of a Cityscapes dataset")
+    root = require_source(src, "leftImg8bit/ and gtFine/ of a Cityscapes dataset")
     if not (root / "gtFine").is_dir():
         raise DatasetError(f"{root} has no gtFine/ folder; pass the Cityscapes folder that holds leftImg8bit/ and "
                            "gtFine/.", root)

@@ -14,7 +14,7 @@ from ..classes import ClassSet, read_labelmap
 from ..errors import DatasetError
 from ..maskio import MaskFormat, encode_mask
 from ..safeio import present
-from .base import Planned, Source, Writer as BaseWriter, copy_image, require_folder
+from .base import Planned, Source, Writer as BaseWriter, copy_image, require_source
 from .color import unique_colours
 from .voc import labelmap_text, read_masks
 
@@ -23,7 +23,7 @@ POLYGONS = False
 
 
 def read(src: Path) -> Source:
-    root = require_folder(src, "labelmap.txt and SegmentationClass/ of a CVAT mask export")
+    root = require_source(src, "labelmap.txt and SegmentationClass/ of a CVAT mask export")
     if not present(root / "labelmap.txt"):
         raise DatasetError(f"{root} has no labelmap.txt; pass the folder of a CVAT \"Segmentation mask 1.1\" "
                            "export, which lists its classes there.", root)

@@ -20,7 +20,7 @@ from ..errors import DatasetError
 from ..imageio import image_size
 from ..safeio import present, read_json, read_text_capped
 from .base import (Entry, Planned, Source, Writer as BaseWriter, classes_from_names, copy_image, list_files,
-                   mask_shapes, outside, paint, require_folder, VOID)
+                   mask_shapes, outside, paint, require_source, VOID)
 
 TITLE = "LabelMe JSON polygons (+ labels.txt)"
 POLYGONS = True
@@ -101,7 +101,7 @@ def load_document(path: Path, image: Path, classes: ClassSet, problems: list[str
 
 
 def read(src: Path) -> Source:
-    root = require_folder(src, "LabelMe JSON files and their images")
+    root = require_source(src, "LabelMe JSON files and their images")
     files = list_files(root, ".json")
     if not files:
         raise DatasetError(f"{root} holds no LabelMe .json files; pass the folder LabelMe saved them in.", root)

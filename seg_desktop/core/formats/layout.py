@@ -20,14 +20,14 @@ from ..errors import DatasetError
 from ..maskio import MaskFormat, encode_mask
 from ..paths import display_path, fit_name
 from ..writeguard import Output
-from .base import Entry, Planned, Source, Writer, copy_image, require_folder
+from .base import Entry, Planned, Source, Writer, copy_image, require_source
 
 CLASS_FILE = "classes.csv"
 
 
 def read_layout(src: Path) -> Source:
     """Every image of the folder (unlabelled ones too) with its mask decoded as the app decodes it."""
-    dataset = open_dataset(require_folder(src, "images and masks"))
+    dataset = open_dataset(require_source(src, "images and masks"))
     if not dataset.samples:
         raise DatasetError(str(dataset.problems[-1]) if dataset.problems else
                            f"{src} holds no images; pass the folder that holds images/ and masks/.", src)

@@ -17,7 +17,7 @@ from ..layouts import SPLITS
 from ..maskio import MaskFormat, check_values, encode_mask, read_mask, read_raw_mask
 from ..safeio import present, read_text_capped
 from .base import Entry, Planned, Source, Writer as BaseWriter, check_size, copy_image, find_image, list_files
-from .base import VOID, require_folder
+from .base import VOID, require_source
 
 TITLE = "Pascal VOC (JPEGImages/ + SegmentationClass/ palette PNGs)"
 POLYGONS = False
@@ -77,7 +77,7 @@ def read_masks(root: Path, classes: ClassSet, images: Path, masks: Path, problem
 
 
 def read(src: Path) -> Source:
-    root = require_folder(src, "JPEGImages/ and SegmentationClass/ of a Pascal VOC dataset")
+    root = require_source(src, "JPEGImages/ and SegmentationClass/ of a Pascal VOC dataset")
     if not (root / "SegmentationClass").is_dir():
         raise DatasetError(f"{root} has no SegmentationClass/ folder; pass the VOC folder that holds "
                            "JPEGImages/ and SegmentationClass/.", root)

@@ -18,7 +18,7 @@ from ..errors import DatasetError
 from ..imageio import IMAGE_EXTENSIONS, image_size
 from ..safeio import present, read_text_capped
 from .base import (BACKGROUND_NAMES, Entry, Planned, Source, Writer as BaseWriter, classes_from_names, copy_image,
-                   list_files, mask_shapes, outside, paint, polygon_names, require_folder)
+                   list_files, mask_shapes, outside, paint, polygon_names, require_source)
 
 TITLE = "YOLO segmentation (images/ + labels/*.txt polygons + classes.txt)"
 POLYGONS = True
@@ -88,7 +88,7 @@ def load_labels(path: Path, image: Path, ids: dict[int, int], problems: list[str
 
 
 def read(src: Path) -> Source:
-    root = require_folder(src, "images/ and labels/ of a YOLO dataset")
+    root = require_source(src, "images/ and labels/ of a YOLO dataset")
     names, source = read_names(root)
     classes = classes_from_names(names, source)
     by_name = {c.name: c.index for c in classes.classes}
