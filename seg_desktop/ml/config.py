@@ -14,6 +14,7 @@ from dataclasses import Field, asdict, dataclass, field, fields
 from typing import Any
 
 SETTING = "setting"  # the key of a field's Setting in dataclasses.field(metadata=...)
+NO_LEGACY = "<no legacy value>"  # Setting.legacy of a setting every config.json has recorded since it existed
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Setting:
     architecture: the setting shapes the saved network, so a resumed run takes it from its parent.
     pace: the setting decides how long an epoch takes (with the architecture ones), so a past run's epoch time
     predicts a new run's only when these agree.
+    legacy: the value that reproduces what a run did before this setting existed; a config.json without the field
+    loads with it (ml/config_file.py), so evaluating or resuming an old run never silently changes its recipe.
     """
 
     label: str
@@ -52,6 +55,7 @@ class Setting:
     when: tuple[str, str] | None = None
     architecture: bool = False
     pace: bool = False
+    legacy: Any = NO_LEGACY
 
     @property
     def values(self) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..core.errors import DatasetError
 from ..core.safeio import read_json
-from .config import SETTING, TrainConfig
+from .config import NO_LEGACY, SETTING, TrainConfig
 
 _MAX_INT = 2**32 - 1  # no count or seed is negative; numpy seeds stop at 2^32
 _MAX_SIDE = 16384  # the largest image side seg-desktop decodes (core.imageio.MAX_PIXELS)
@@ -38,6 +38,9 @@ def load_config(path: Path | str) -> TrainConfig:
     values: dict[str, Any] = {}
     for f in fields(TrainConfig):
         if f.name not in data:
+            setting = f.metadata.get(SETTING)
+            if setting is not None and setting.legacy != NO_LEGACY:
+                values[f.name] = setting.legacy  # a run from before the setting existed did this
             continue
         try:
             values[f.name] = _value(f, data[f.name])
