@@ -25,8 +25,9 @@ def load_run_and_data(args: argparse.Namespace) -> tuple[LoadedRun, Dataset]:
     from ..ml.inference import load_run
 
     run = load_run(args.run)
-    # the run's own fraction and seed, so `--split val` draws the very images it was validated on
-    dataset = open_dataset(args.data, val_fraction=run.config.val_split, seed=run.config.seed)
+    # the run's own fraction, seed and split rule, so `--split val` draws the very images it was validated on
+    dataset = open_dataset(args.data, val_fraction=run.config.val_split, seed=run.config.seed,
+                           split_rule=run.config.split_rule)
     return run, dataset
 
 

@@ -20,7 +20,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ..ml.predict import evaluate_dataset, json_safe
 
     if args.split == "val":
-        samples = split_samples(dataset, run.config.val_split, run.config.seed)[1]
+        samples = split_samples(dataset, run.config.val_split, run.config.seed, run.config.split_rule)[1]
     else:
         samples = dataset.labelled(None if args.split == "all" else args.split)
     if not samples:

@@ -68,6 +68,7 @@ def run_train(args: argparse.Namespace) -> int:
     class _Printer(TrainListener):
         def on_train_begin(self, info: dict) -> None:
             self.epochs, self.chief = info["epochs"], info.get("chief", True)
+            self.of = "" if info.get("minutes") else f"/{self.epochs}"  # a time budget's epoch count is a bound
             for problem in info.get("problems", []):
                 print(f"warning: {problem}", file=sys.stderr)
             folder = info["run_dir"] if self.chief else "written by the chief"
@@ -80,7 +81,7 @@ def run_train(args: argparse.Namespace) -> int:
         def on_epoch_end(self, record: EpochRecord) -> None:
             val = "" if record.val_loss is None else \
                 f"  val_loss {record.val_loss:.3f}  val_mIoU {record.val_mean_iou:.2f}"
-            print(f"epoch {record.epoch}/{self.epochs}  loss {record.loss:.3f}  mIoU {record.mean_iou:.2f}"
+            print(f"epoch {record.epoch}{self.of}  loss {record.loss:.3f}  mIoU {record.mean_iou:.2f}"
                   f"{val}  {record.seconds:.1f}s", flush=True)
 
     stop = threading.Event()

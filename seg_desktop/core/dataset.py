@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from .errors import DatasetError
 from .imageio import IMAGE_EXTENSIONS, image_size, read_image
 from .layouts import Found, Problem, detect_layout
 from .maskio import MaskFormat, read_raw_mask, read_mask, write_mask
-from .paths import name_bytes
+from .split import draw_split, hash_split, split_hash  # noqa: F401  (hash_split, split_hash: re-exported)
 
 STATE_DIR = ".seg-desktop"
 # Masks decoded to guess classes when no class file exists: enough to see every class in practice, few enough
@@ -115,22 +114,6 @@ class Dataset:
         return self.root / STATE_DIR
 
 
-def split_hash(key: str, seed: int) -> float:
-    """Where `key` falls in [0, 1) for `seed`: any name a file system allows hashes (see `paths.name_bytes`), and
-    UTF-8 names hash exactly as they always did, so existing splits never move."""
-    return zlib.crc32(name_bytes(f"{seed}/{key}")) / 2**32
-
-
-def hash_split(key: str, seed: int, val_fraction: float, test_fraction: float = 0.0) -> str:
-    """A split drawn from a hash of the name: deterministic, and adding images never moves existing ones."""
-    u = split_hash(key, seed)
-    if u < val_fraction:
-        return "val"
-    if u < val_fraction + test_fraction:
-        return "test"
-    return "train"
-
-
 # ---------------------------------------------------------------- classes
 
 
@@ -186,8 +169,12 @@ def _classes_for(root: Path, found: Found, problems: list[Problem]) -> ClassSet:
 
 
 def open_dataset(folder: Path | str, val_fraction: float = 0.2, test_fraction: float = 0.0,
-                 seed: int = 0) -> Dataset:
+                 seed: int = 0, split_rule: str = "sequence") -> Dataset:
     """Index `folder`: layout, samples (labelled and not), classes, split and the problems found on the way.
+
+    Images the layout puts in no split (and a layout's train images when it has no val) are drawn by
+    `core.split.draw_split` with `split_rule`: "sequence" keeps runs of numbered frames together, "name" is the
+    per-image hash of runs recorded before that rule existed.
 
     Raises DatasetError only when the folder itself is unusable (missing, not a folder, unreadable); bad files
     inside it are listed in `Dataset.problems` and the rest opens.
@@ -208,13 +195,12 @@ def open_dataset(folder: Path | str, val_fraction: float = 0.2, test_fraction: f
     found = detect_layout(root, problems)
     classes = _classes_for(root, found, problems)
     has_val = any(s == "val" for *_, s in found.pairs)
-    samples = []
-    for key, img, mask, layout_split in found.pairs:
-        split = layout_split
-        if split is None or (split == "train" and not has_val):
-            drawn = hash_split(key, seed, val_fraction, test_fraction if split is None else 0.0)
-            split = drawn if split is None or drawn == "val" else split
-        samples.append(Sample(img, mask, split, img.relative_to(root).as_posix()))
+    drawn = draw_split([k for k, *_, s in found.pairs if s is None], seed, val_fraction, test_fraction, split_rule)
+    if not has_val:  # the layout's train images give up their val share; its test images stay test
+        drawn |= {k: "val" for k, d in draw_split([k for k, *_, s in found.pairs if s == "train"], seed,
+                                                  val_fraction, 0.0, split_rule).items() if d == "val"}
+    samples = [Sample(img, mask, drawn.get(key, layout_split), img.relative_to(root).as_posix())
+               for key, img, mask, layout_split in found.pairs]
     samples.sort(key=lambda s: s.key)
     if not samples:
         problems.append(Problem(root, f"{root} holds no images ({', '.join(IMAGE_EXTENSIONS)}) in any layout "

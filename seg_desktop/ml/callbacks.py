@@ -113,8 +113,9 @@ class EpochRecorder(keras.callbacks.Callback):
 
     def __init__(self, run_dir: Path, inputs: Inputs, loss: SegmentationLoss, train_iou: keras.metrics.MeanIoU,
                  config: TrainConfig, listener: TrainListener, state: State, history: list[dict], monitor: str,
-                 chief: bool) -> None:
+                 chief: bool, save=save_atomically) -> None:
         super().__init__()
+        self.save = save  # (model, path): save_atomically, or ml.precision.Float32Saver around it
         self.run_dir, self.inputs, self.loss, self.train_iou, self.config = run_dir, inputs, loss, train_iou, config
         self._forward = None  # the model's inference call, traced on first use
         self.listener, self.state, self.history, self.monitor, self.chief = listener, state, history, monitor, chief
@@ -146,13 +147,13 @@ class EpochRecorder(keras.callbacks.Callback):
             # Checkpoints first, the history row last: the row commits the epoch, so every epoch history.csv
             # lists is in last.keras (and best.keras holds the best listed score or better) and a resume that
             # numbers on from the history never repeats or skips one. A kill between the two loses only the row.
-            save_atomically(self.model, self.run_dir / "last.keras")
+            self.save(self.model, self.run_dir / "last.keras")
             score = logs.get(self.monitor)
             if score is not None and math.isfinite(score) and score > self.state.best:
                 self.state.best = float(score)
-                save_atomically(self.model, self.run_dir / "best.keras")
+                self.save(self.model, self.run_dir / "best.keras")
             elif not (self.run_dir / "best.keras").exists():
-                save_atomically(self.model, self.run_dir / "best.keras")
+                self.save(self.model, self.run_dir / "best.keras")
             append_history(self.run_dir, record.row())
         self.listener.on_epoch_end(record)
 

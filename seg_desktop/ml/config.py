@@ -28,7 +28,10 @@ class Setting:
     the run-config check enforce it; the form's spin box uses form_low/form_high where the form offers less.
     short: the form's widget attributes are `<short>_<combo|spin|check|edit>` (default: the field name).
     flag: the `seg-desktop train` option ("" : not on the command line). form: whether the form shows it.
-    when: (field, value): the form enables the widget only while that other field has that value.
+    when: (field, value): the form enables the widget only while that other field has that value; while it is
+    off the form leaves the setting at its default.
+    suffix: the unit the form's spin box shows after the number; zero_text: what it shows for 0 instead (a
+    setting whose 0 means "off" names what rules then). noun: how messages name it (default: the label).
     architecture: the setting shapes the saved network, so a resumed run takes it from its parent.
     pace: the setting decides how long an epoch takes (with the architecture ones), so a past run's epoch time
     predicts a new run's only when these agree.
@@ -52,10 +55,13 @@ class Setting:
     flag: str = ""
     required_flag: bool = False
     form: bool = True
-    when: tuple[str, str] | None = None
+    when: tuple[str, Any] | None = None
     architecture: bool = False
     pace: bool = False
     legacy: Any = NO_LEGACY
+    suffix: str = ""
+    zero_text: str = ""
+    noun: str = ""
 
     @property
     def values(self) -> tuple[str, ...]:
@@ -74,7 +80,7 @@ class Setting:
 
     def check(self, value: Any) -> str | None:
         """None when `value` is acceptable, else the sentence that says why not."""
-        name = self.label.lower()
+        name = self.noun or self.label.lower()
         if self.kind == "choice":
             return None if value in self.values else f"{name} must be one of {', '.join(self.values)}, not {value!r}."
         if self.kind == "size":
@@ -102,10 +108,19 @@ def _setting(default: Any, **meta: Any) -> Any:
 
 
 MODEL_CHOICES = (("unet", "UNet"), ("segnet", "SegNet"))
-LOSS_CHOICES = (("ce", "Cross-entropy"), ("dice", "Dice"), ("ce+dice", "Cross-entropy + Dice"))
-WEIGHT_CHOICES = (("none", "None"), ("median", "Median frequency"))
+LOSS_CHOICES = (("ce", "Cross-entropy"), ("dice", "Dice"), ("ce+dice", "Cross-entropy + Dice"), ("focal", "Focal"),
+                ("focal+dice", "Focal + Dice"), ("lovasz", "Lovász-softmax"), ("ce+lovasz", "Cross-entropy + Lovász"))
+WEIGHT_CHOICES = (("none", "None"), ("median", "Median frequency"), ("sqrt-median", "Square root of median frequency"),
+                  ("enet", "ENet 1/ln(1.02 + p)"))
 SCALE_CHOICES = (("auto", "Auto"), ("resize", "Resize whole images"), ("crop", "Full-resolution crops"))
+AUGMENT_CHOICES = (("auto", "Auto"), ("scene", "Scene with gravity"),
+                   ("top-down", "Top-down / microscopy / aerial"))
+PRECISION_CHOICES = (("auto", "Auto"), ("float32", "Float32"), ("bfloat16", "Mixed bfloat16"))
 STRATEGY_CHOICES = (("auto", "Auto"), ("mirrored", "Mirrored (all local GPUs)"), ("multiworker", "Multi-worker"))
+SCHEDULE_CHOICES = (("auto", "Auto"), ("plateau", "Reduce on plateau"), ("cosine", "Warm-up + cosine"))  # ml/schedule
+# The epoch bound of a time budget given without --epochs: none in practice (11 days at one second an epoch).
+BUDGET_EPOCHS = 1_000_000
+SPLIT_RULE_CHOICES = (("sequence", "Numbered frames in blocks"), ("name", "Each image by its name"))  # core/split.py
 MODELS = tuple(v for v, _ in MODEL_CHOICES)
 LOSSES = tuple(v for v, _ in LOSS_CHOICES)
 CLASS_WEIGHTS = tuple(v for v, _ in WEIGHT_CHOICES)
@@ -120,12 +135,25 @@ class TrainConfig:
     size: tuple[int, int] = _setting((256, 256), label="Training size", kind="size", low=16, flag="--size",
                                      architecture=True,
                                      help="training size: N for NxN, or HxW such as 360x480")
+    # A time budget (ml/schedule.py): the learning rate follows it and the run ends with it; 0 trains by epochs.
+    minutes: float = _setting(0.0, label="Train for", kind="float", low=0, form_high=10000, decimals=1, step=5.0,
+                              suffix=" min", zero_text="epochs", noun="minutes to train", flag="--minutes",
+                              legacy=0.0,
+                              help="minutes to train, with the learning rate scheduled over them (warm-up, then "
+                                   "cosine decay); --epochs is then only an upper bound (0: train for --epochs)")
     epochs: int = _setting(40, label="Epochs", kind="int", low=1, form_high=10000, flag="--epochs",
+                           when=("minutes", 0.0),
                            help="epochs to train (a resumed run trains this many more)")
     batch: int = _setting(8, pace=True, label="Batch", kind="int", low=1, form_high=1024, flag="--batch",
                           help="images per training step")
     lr: float = _setting(1e-3, label="Learning rate", kind="float", low=0, open_low=True, form_low=1e-6,
                          form_high=1.0, decimals=6, step=1e-4, flag="--lr", help="Adam's learning rate")
+    # Recorded resolved, never "auto"; runs from before it existed reduced the rate on a plateau.
+    lr_schedule: str = _setting("auto", label="LR schedule", kind="choice", choices=SCHEDULE_CHOICES,
+                                flag="--lr-schedule", form=False, legacy="plateau",
+                                help="plateau: halve the rate when val mean IoU stalls and stop early; cosine: "
+                                     "warm up over the first 5 percent, then decay to 1 percent of --lr by the end "
+                                     "of the epochs or minutes; auto: cosine with --minutes, else plateau")
     base_filters: int = _setting(32, label="Base filters", kind="int", low=1, form_high=256, short="filters",
                                  flag="--base-filters", when=("model", "unet"), architecture=True,
                                  help="UNet channels of the first level; 64 is the paper's ~31M-parameter model")
@@ -136,12 +164,30 @@ class TrainConfig:
                          help="training loss")
     class_weights: str = _setting("none", label="Class weights", kind="choice", choices=WEIGHT_CHOICES,
                                   short="weights", flag="--class-weights",
-                                  help="per-class loss weights (median: median frequency balancing)")
+                                  help="per-class loss weights (median: median frequency balancing; sqrt-median "
+                                       "and enet: tempered, at most 10 times the median class's)")
+    rare_crops: float = _setting(0.0, label="Rare-class crops", kind="float", low=0, high=1, decimals=2, step=0.1,
+                                 flag="--rare-crops", form=False, legacy=0.0,
+                                 help="probability that a training crop is placed on a pixel of a rare class (one "
+                                      "below the median pixel share) instead of anywhere; in resize mode a zoomed-in "
+                                      "window around it")
     val_split: float = _setting(0.2, label="Val split", kind="float", low=0, high=1, open_high=True, form_high=0.9,
                                 decimals=2, step=0.05, short="val", flag="--val-split",
                                 help="validation fraction when the layout defines no split")
+    # How that fraction is drawn (core/split.py); runs from before the "sequence" rule drew per image ("name").
+    split_rule: str = _setting("sequence", label="Split rule", kind="choice", choices=SPLIT_RULE_CHOICES,
+                               flag="--split-rule", form=False, legacy="name",
+                               help="how val images are drawn when the layout defines no split: sequence keeps "
+                                    "names that differ only in trailing numbers (video frames, slices, tiles) "
+                                    "in blocks of consecutive images on one side; name hashes each image alone")
     augment: bool = _setting(True, label="Augmentation", kind="bool", flag="--no-augment",
                              help="random flips, rotation, zoom and brightness")
+    # Which geometry augmentation applies (ml/data.py augmenter, core/gravity.py); recorded resolved, never "auto".
+    augment_policy: str = _setting("auto", label="Augmentation policy", kind="choice", choices=AUGMENT_CHOICES,
+                                   short="policy", flag="--augment-policy", legacy="top-down",
+                                   help="geometric augmentation: scene (gravity: horizontal flips, zoom, small "
+                                        "rotations) or top-down (all flips and quarter turns); auto: scene when "
+                                        "the top and bottom of the training masks differ")
     # How images become model input (ml/inputs.py, "Scale"); a run records the resolved scale, never "auto".
     scale: str = _setting("auto", label="Scale", kind="choice", choices=SCALE_CHOICES, flag="--scale",
                           help="resize whole images to the training size, or train on random crops of the "
@@ -171,10 +217,15 @@ class TrainConfig:
                                help="run folder (default DATA/.seg-desktop/runs/<time>-<model>)")
     strategy: str = _setting("auto", label="Strategy", kind="choice", choices=STRATEGY_CHOICES, flag="--strategy",
                              form=False, help="tf.distribute strategy")
+    # ml/precision.py; a run records the resolved precision, never "auto"
+    precision: str = _setting("float32", label="Precision", kind="choice", choices=PRECISION_CHOICES, pace=True,
+                              flag="--precision", form=False, legacy="float32",
+                              help="float32, or mixed bfloat16 (bfloat16 compute, float32 weights; auto: "
+                                   "bfloat16 where the processor computes it natively)")
     seed: int = _setting(0, label="Seed", kind="int", flag="--seed", form=False,
                          help="seed of the split, the shuffling and the initial weights")
     patience: int = _setting(10, label="Patience", kind="int", low=1, flag="--patience", form=False,
-                             help="epochs without val mean IoU progress before stopping")
+                             help="epochs without val mean IoU progress before stopping (plateau schedule)")
     # an epoch shows at least this many (augmented) images; see ml.data.steps_per_epoch
     min_epoch_images: int = _setting(256, pace=True, label="Min epoch images", kind="int", low=0, form=False,
                                      help="an epoch shows at least this many (augmented) images")
@@ -190,6 +241,9 @@ class TrainConfig:
             problem = f.metadata[SETTING].check(getattr(self, f.name))
             if problem is not None:
                 raise ValueError(problem)
+        if self.minutes > 0 and self.strategy == "multiworker":  # each worker's clock would end it at another step
+            raise ValueError("A time budget (--minutes) cannot be used with the multiworker strategy, whose workers "
+                             "must all stop at the same step; train for a number of --epochs instead.")
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -209,6 +263,8 @@ class TrainConfig:
                 continue  # an optional size left empty keeps its default
             given[name] = parse_size(value) if kind == "size" and isinstance(value, str) else \
                 str(value) if kind == "path" else value
+        if given.get("minutes", 0) > 0 and "epochs" not in given:  # a time budget alone: the time rules
+            given["epochs"] = BUDGET_EPOCHS
         return cls(data=str(data), **given)
 
 

@@ -25,20 +25,22 @@ import hashlib
 import os
 import shutil
 import statistics
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..core.dataset import Dataset, Sample, split_hash
+from ..core.dataset import Dataset, Sample
 from ..core.errors import DatasetError
 from ..core.imageio import image_size
+from ..core.split import val_order
 from .config import TrainConfig, format_size
 from .preprocess import resize_image, resize_mask
 
 AUTO_CROP_FACTOR = 2  # "auto" scale crops when images are at least this many times the training size per side
 CACHE_DIR = "cache"  # under the dataset's .seg-desktop folder
+CACHE_FORMAT = 2  # cached elements are (index, image, mask) since rare-class crops; (image, mask) before
 
 
 @dataclass(frozen=True)
@@ -151,8 +153,8 @@ class Arrays:
     def read(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
         return self.images[i], self.masks[i]
 
-    def all_masks(self) -> Iterator[np.ndarray]:
-        return iter(self.masks)
+    def mask(self, i: int) -> np.ndarray | None:
+        return self.masks[i]
 
 
 @dataclass
@@ -191,17 +193,96 @@ class Stream:
                 raise self.fatal from None
             return None
 
-    def all_masks(self) -> Iterator[np.ndarray]:
-        """Every readable mask at the reading scale, one at a time (for class weights)."""
-        for sample in self.samples:
-            try:
-                mask = self.dataset.read_mask(sample)
-            except DatasetError:
-                continue
-            yield mask if self.scale.native else resize_mask(mask, self.scale.size)
+    def mask(self, i: int) -> np.ndarray | None:
+        """Sample i's mask at the reading scale (None when it cannot be read), for the class census."""
+        try:
+            mask = self.dataset.read_mask(self.samples[i])
+        except DatasetError:
+            return None
+        return mask if self.scale.native else resize_mask(mask, self.scale.size)
 
 
 Source = Arrays | Stream
+
+
+# ---------------------------------------------------------------- class census: pixel counts and rare pixels
+
+RARE_POINTS = 16  # pixels remembered per (sample, class): enough variety of placements, ~128 bytes each
+
+
+def class_counts(masks: Iterable[np.ndarray], num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pixels of each class, pixels of the images containing each class) over `masks`, labels >= num_classes
+    (the ignore index) left out: what class weights are computed from."""
+    class_pixels = np.zeros(num_classes, np.int64)
+    image_pixels = np.zeros(num_classes, np.int64)
+    for mask in masks:
+        counts = np.bincount(mask.ravel(), minlength=256)[:num_classes].astype(np.int64)
+        class_pixels += counts
+        image_pixels += np.where(counts > 0, counts.sum(), 0)
+    return class_pixels, image_pixels
+
+
+@dataclass(frozen=True)
+class RarePoints:
+    """Pixels (y, x) of the rare classes of each training sample at the reading scale: sample i's are
+    coords[offsets[i]:offsets[i + 1]], RARE_POINTS per rare class it contains, so one entry drawn uniformly is a
+    rare class drawn uniformly, then one of its pixels."""
+
+    offsets: np.ndarray  # (N + 1,) int64
+    coords: np.ndarray  # (M, 2) int32
+
+
+@dataclass
+class ClassCensus:
+    """Training pixels per class and, per sample, a few pixels of each class it contains, read in one pass over
+    the masks when the run starts, so rare-class crops never scan a mask during training."""
+
+    class_pixels: np.ndarray
+    image_pixels: np.ndarray
+    points: list[dict[int, np.ndarray]]  # per sample: class -> (RARE_POINTS, 2) int32 pixels (y, x)
+
+    def rare_classes(self) -> np.ndarray:
+        """Classes whose share of the training pixels is below the median present class's: the ones a uniformly
+        placed crop shows least (poles, signs, cell boundaries)."""
+        present = self.class_pixels > 0
+        if not present.any():
+            return np.zeros(0, np.int64)
+        share = self.class_pixels / self.class_pixels.sum()
+        return np.flatnonzero(present & (share < np.median(share[present])))
+
+    def rare_points(self) -> RarePoints:
+        rare = set(self.rare_classes().tolist())
+        offsets, coords = [0], []
+        for found in self.points:
+            mine = [found[c] for c in sorted(found) if c in rare]
+            coords.extend(mine)
+            offsets.append(offsets[-1] + sum(len(p) for p in mine))
+        return RarePoints(np.asarray(offsets, np.int64),
+                          np.concatenate(coords).astype(np.int32) if coords else np.zeros((0, 2), np.int32))
+
+
+def class_census(source: Source, num_classes: int, seed: int, points: int = RARE_POINTS) -> ClassCensus:
+    """Count the classes of every training mask (as `class_counts`) and keep `points` random pixels of each class
+    present in each sample (0: none), drawn with a generator seeded by (seed, sample) so a run repeats."""
+    class_pixels = np.zeros(num_classes, np.int64)
+    image_pixels = np.zeros(num_classes, np.int64)
+    found: list[dict[int, np.ndarray]] = []
+    for i in range(len(source)):
+        mask = source.mask(i)
+        found.append({})
+        if mask is None:
+            continue
+        counts, images = class_counts([mask], num_classes)
+        class_pixels += counts
+        image_pixels += images
+        if points:
+            rng = np.random.default_rng((seed, i))
+            flat = mask.ravel()
+            for c in np.flatnonzero(counts):
+                where = np.flatnonzero(flat == c)
+                y, x = np.divmod(where[rng.integers(0, len(where), points)], mask.shape[1])
+                found[-1][int(c)] = np.stack([y, x], -1).astype(np.int32)
+    return ClassCensus(class_pixels, image_pixels, found)
 
 
 def _decode(dataset: Dataset, sample: Sample, size: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -243,20 +324,26 @@ def load_arrays(dataset: Dataset, samples: Sequence[Sample], size: tuple[int, in
     return Arrays(images, masks, keys)
 
 
-def split_samples(dataset: Dataset, val_split: float, seed: int) -> tuple[list[Sample], list[Sample]]:
-    """Labelled (train, val) samples: the dataset's own split (its layout's, else drawn by `hash_split` with the
-    config's fraction and seed when the dataset was opened).
+def split_samples(dataset: Dataset, val_split: float, seed: int,
+                  rule: str = "sequence") -> tuple[list[Sample], list[Sample]]:
+    """Labelled (train, val) samples: the dataset's own split (its layout's, else drawn by `core.split.draw_split`
+    with the config's fraction, seed and rule when the dataset was opened).
 
-    When a small dataset draws no validation image at all although a fraction was asked for, the images with the
-    lowest hash are moved to val (the same order hash_split uses), so every run with val_split > 0 is validated.
+    When a small dataset draws no validation image at all although a fraction was asked for, the first blocks in
+    `core.split.val_order` (the rule's blocks, lowest hash first: single images for "name", runs of consecutive
+    frames for "sequence") are moved to val, whole blocks, about val_split of the images and never all of them,
+    so every run with val_split > 0 is validated and near-duplicate frames still stay on one side.
     """
     train = dataset.labelled("train")
     val = dataset.labelled("val")
     if not val and val_split > 0 and len(train) >= 2:
-        order = sorted(train, key=lambda s: split_hash(s.key, seed))
         n_val = min(len(train) - 1, max(1, round(val_split * len(train))))
-        val = sorted(order[:n_val], key=lambda s: s.key)
-        train = [s for s in train if s not in val]
+        moved: set[str] = set()
+        for block in val_order([s.key for s in train], seed, val_split, rule):
+            if (not moved or len(moved) + len(block) / 2 <= n_val) and len(moved) + len(block) < len(train):
+                moved.update(block)
+        val = [s for s in train if s.key in moved]
+        train = [s for s in train if s.key not in moved]
     return train, val
 
 
@@ -273,7 +360,7 @@ def cache_path(dataset: Dataset, source: Stream) -> Path:
     """Where a stream's decoded samples are cached: .seg-desktop/cache/<digest>/data, the digest covering every
     file's key, size and modification time and the scale, so an edited mask or another setting never reads a
     stale cache. A cache whose writing did not finish (no data.index) is removed first."""
-    digest = hashlib.sha256(repr(source.scale).encode())
+    digest = hashlib.sha256(f"{CACHE_FORMAT}\0{source.scale!r}".encode())
     for sample in source.samples:
         for path in (sample.image_path, sample.mask_path):
             st = os.stat(path)
@@ -321,7 +408,7 @@ def prepare_inputs(dataset: Dataset, config: TrainConfig, problems: list[str]) -
     """The run's inputs, and its config with the scale resolved ("auto" -> "resize" or "crop", the crop size
     filled in) as config.json records it. Reads only image headers before deciding, from the decoded size of
     both splits against `config.data_memory` of `total_memory()`, whether to decode into memory or stream."""
-    train_samples, val_samples = split_samples(dataset, config.val_split, config.seed)
+    train_samples, val_samples = split_samples(dataset, config.val_split, config.seed, config.split_rule)
     if not train_samples:
         raise DatasetError(f"{dataset.root} has no labelled training images ({len(dataset.samples)} images, "
                            f"{len(dataset.labelled())} with masks); paint or import masks first.", dataset.root)

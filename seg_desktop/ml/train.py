@@ -5,8 +5,9 @@ labelled images decoded into memory or streamed from disk when they would not fi
 inside the chosen tf.distribute strategy and runs `model.fit` on a tf.data pipeline (ml/data.py). Keras callbacks
 (ml/callbacks.py) do the rest: report each batch and honour the stop flag within one batch, score the epoch's training
 batches and the validation split with `core.metrics` (one IoU definition: the numbers the GUI and metrics.json show),
-append an EpochRecord to history.csv, keep `last.keras` and `best.keras` (by validation mean IoU), stop early and
-lower the learning rate on a plateau. Every failure the user can fix ends as one sentence (ml/errors.py): DatasetError
+append an EpochRecord to history.csv, keep `last.keras` and `best.keras` (by validation mean IoU), and schedule the
+learning rate (ml/schedule.py: lower it and stop early on a plateau, or warm up and decay it over the epochs or a
+time budget, which also ends the run). Every failure the user can fix ends as one sentence (ml/errors.py): DatasetError
 for bad files, TrainingError for NaN or out-of-memory, ValueError for impossible settings.
 """
 
@@ -16,6 +17,7 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -30,20 +32,24 @@ from ..core.errors import DatasetError  # noqa: E402
 from ..core.project import load_project  # noqa: E402
 from ..core.writeguard import claim_run_folder, release_run_folder  # noqa: E402
 from . import models  # noqa: E402
-from .callbacks import EpochRecorder, Progress, State, remove_stale_temporaries  # noqa: E402
+from .callbacks import EpochRecorder, Progress, State, remove_stale_temporaries, save_atomically  # noqa: E402
 from .config import TrainConfig, architecture_fields  # noqa: E402
+
+# A run resumed on its parent's dataset draws the parent's split: with another fraction, seed or rule some of its
+# validation images would be images the parent trained on, and its scores would flatter.
+SPLIT_FIELDS = ("val_split", "seed", "split_rule")
 from .config_file import load_config  # noqa: E402
-from .data import steps_per_epoch, train_dataset  # noqa: E402
+from .data import choose_policy, steps_per_epoch, train_dataset  # noqa: E402
 from .distribute import describe, fit_across_workers, is_chief, select_strategy  # noqa: E402
 from .errors import TrainingError, user_message  # noqa: E402
-from .inputs import Stream, prepare_inputs, split_samples  # noqa: E402
+from .inputs import RARE_POINTS, Stream, class_census, prepare_inputs, split_samples  # noqa: E402
 from .listener import TrainListener  # noqa: E402
-from .losses import SegmentationLoss, class_weights_from_masks  # noqa: E402
+from .precision import Float32Saver, policy, with_precision  # noqa: E402
+from .precision import resolve as resolve_precision  # noqa: E402
+from .losses import SegmentationLoss, class_weights  # noqa: E402
 from .runs import best_val_mean_iou, new_run_dir, read_history, runs_dir, write_history  # noqa: E402
+from .schedule import resolved, schedule_parts  # noqa: E402
 
-# ReduceLROnPlateau halves the learning rate after this fraction of the early-stopping patience without progress,
-# so the lower rate gets a chance before training stops.
-_LR_FACTOR = 0.5
 # Gradient norm clipping: SegNet from scratch (no skip connections) sometimes stalls or jumps in its first epochs
 # at Adam's default rate; clipping made three seeds on the sample data land within 0.01 val mIoU of each other
 # (0.81-0.82 after 15 epochs) where unclipped runs ranged 0.62-0.85.
@@ -100,10 +106,16 @@ def _train(config: TrainConfig, listener: TrainListener, stop, unstarted: list[t
     parent, prior_history = _resume_source(config)
     if parent is not None:
         config = replace(config, **{name: getattr(parent, name) for name in architecture_fields()})
-    dataset = open_dataset(config.data, val_fraction=config.val_split, seed=config.seed)
+        if _same_folder(parent.data, config.data):  # validate on the images the parent held out, never its training
+            config = replace(config, **{name: getattr(parent, name) for name in SPLIT_FIELDS})
+    dataset = open_dataset(config.data, val_fraction=config.val_split, seed=config.seed,
+                           split_rule=config.split_rule)
     config = _with_classes(config, dataset)
     problems = [str(p) for p in dataset.problems]
     config, inputs = prepare_inputs(dataset, config, problems)  # resolves the scale that config.json records
+    config, augmentation = choose_policy(config, inputs.train)  # and the augmentation policy, from the masks
+    config = resolved(config)  # and the learning-rate schedule (auto: cosine over a time budget)
+    config = replace(config, precision=resolve_precision(config.precision))
 
     where, warning = describe(strategy, config.strategy, config.batch)
     if warning:
@@ -119,16 +131,22 @@ def _train(config: TrainConfig, listener: TrainListener, stop, unstarted: list[t
         scratch.append(run_dir)
 
     keras.utils.set_random_seed(config.seed)
-    weights = class_weights_from_masks(inputs.train.all_masks(), config.num_classes) \
-        if config.class_weights == "median" else None
+    # one pass over the training masks when class weights or rare-class crops need their counts
+    census = class_census(inputs.train, config.num_classes, config.seed, RARE_POINTS if config.rare_crops else 0) \
+        if config.class_weights != "none" or config.rare_crops else None
+    weights = None if census is None else class_weights(config.class_weights, census.class_pixels,
+                                                        census.image_pixels)
     loss = SegmentationLoss(config.loss, None if weights is None else weights.tolist())
+    steps = steps_per_epoch(inputs.views, config.batch, config.min_epoch_images)
+    monitor = "val_mean_iou" if len(inputs.val) else "mean_iou"
+    rate, schedule = schedule_parts(config, steps, monitor)  # ml/schedule.py: plateau, or cosine over epochs/time
     with strategy.scope():
-        model = _model(config, parent)
+        model, build = _model(config, parent)
         # Only its confusion matrix is used: EpochRecorder scores it with core.metrics, as validation is scored.
         train_iou = keras.metrics.MeanIoU(config.num_classes, ignore_class=config.ignore_index, sparse_y_pred=False,
                                           name="mean_iou")
         model.compile(
-            optimizer=keras.optimizers.Adam(config.lr, clipnorm=_CLIPNORM),
+            optimizer=keras.optimizers.Adam(rate, clipnorm=_CLIPNORM),
             loss=loss,
             metrics=[train_iou],
             jit_compile=models.model_supports_jit(config.model) and bool(tf.config.list_physical_devices("GPU")),
@@ -151,27 +169,25 @@ def _train(config: TrainConfig, listener: TrainListener, stop, unstarted: list[t
 
     initial_epoch = len(prior_history)
     total_epochs = initial_epoch + config.epochs
-    steps = steps_per_epoch(inputs.views, config.batch, config.min_epoch_images)
     unstarted.clear()  # started: from here on the run folder is kept whatever happens
     listener.on_train_begin({
         "run_dir": str(run_dir), "epochs": total_epochs, "steps_per_epoch": steps,
         "num_train": len(inputs.train), "num_val": len(inputs.val), "initial_epoch": initial_epoch,
-        "input": inputs.describe(),
+        "input": f"{inputs.describe()}; {augmentation}", "minutes": config.minutes,
         "config": asdict(config), "problems": problems, "strategy": where, "chief": chief,
     })
     prior_best = best_val_mean_iou(prior_history) if _in_place(config, run_dir) else None
     state = State(best=-math.inf if prior_best is None else prior_best)
     history: list[dict] = []
-    monitor = "val_mean_iou" if len(inputs.val) else "mean_iou"
     callbacks = [
         Progress(listener, stop, state),
-        EpochRecorder(run_dir, inputs, loss, train_iou, config, listener, state, history, monitor, chief),
-        keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=config.patience),
-        keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="max", factor=_LR_FACTOR,
-                                          patience=max(1, config.patience // 2), min_lr=config.lr * 1e-3),
+        EpochRecorder(run_dir, inputs, loss, train_iou, config, listener, state, history, monitor, chief,
+                      Float32Saver(build, save_atomically)),
+        *schedule,
     ]
     data = train_dataset(inputs.train, config.batch, config.augment, config.ignore_index, config.seed,
-                         inputs.scale, inputs.cache, inputs.crops_per_read)
+                         inputs.scale, inputs.cache, inputs.crops_per_read, augment_policy=config.augment_policy,
+                         rare=census.rare_points() if config.rare_crops else None, rare_crops=config.rare_crops)
     try:
         model.fit(data, epochs=total_epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
                   callbacks=callbacks, shuffle=False, verbose=0)  # the tf.data pipeline shuffles
@@ -246,13 +262,26 @@ def _prepare_run_dir(config: TrainConfig, dataset: Dataset, unstarted: list[tupl
     return folder
 
 
+def _same_folder(a: str, b: str) -> bool:
+    try:
+        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+    except OSError:
+        return False
+
+
 def _in_place(config: TrainConfig, run_dir: Path) -> bool:
     """Whether a resumed run writes into its parent's own folder (continuing it) rather than a new one."""
     return bool(config.resume) and run_dir.resolve() == Path(config.resume).expanduser().resolve()
 
 
-def _model(config: TrainConfig, parent: TrainConfig | None) -> keras.Model:
-    """A new model, or the parent run's last (else best) checkpoint when resuming."""
+def _model(config: TrainConfig, parent: TrainConfig | None) -> tuple[keras.Model, Callable[[], keras.Model]]:
+    """(a new model, or the parent run's last (else best) checkpoint when resuming, at the config's precision;
+    a builder of the same network without weights, for ml.precision's float32 twin)."""
+    options = {"unet": {"base_filters": config.base_filters}, "segnet": {"width": config.width}}[config.model]
+
+    def build() -> keras.Model:
+        return models.build_model(config.model, config.num_classes, (None, None, 3), **options)
+
     if parent is not None:
         folder = Path(config.resume).expanduser()
         path = folder / "last.keras" if (folder / "last.keras").is_file() else folder / "best.keras"
@@ -264,12 +293,11 @@ def _model(config: TrainConfig, parent: TrainConfig | None) -> keras.Model:
         if int(model.output_shape[-1]) != config.num_classes:
             raise DatasetError(f"{path} predicts {model.output_shape[-1]} classes but {config.data} has "
                                f"{config.num_classes}; resume on the data set it was trained for.", path)
-        return model
-    options = {"unet": {"base_filters": config.base_filters}, "segnet": {"width": config.width}}[config.model]
-    if config.encoder_weights:
-        options["encoder_weights"] = config.encoder_weights
+        return with_precision(model, config.precision, build), build
+    encoder = {"encoder_weights": config.encoder_weights} if config.encoder_weights else {}
     try:
-        return models.build_model(config.model, config.num_classes, (None, None, 3), **options)
+        with policy(config.precision):
+            return models.build_model(config.model, config.num_classes, (None, None, 3), **options, **encoder), build
     except FileNotFoundError as exc:
         raise ValueError(str(exc)) from None
 
@@ -280,7 +308,7 @@ def _write_metrics(run_dir: Path, dataset: Dataset, config: TrainConfig) -> None
     from .inference import load_run
     from .predict import evaluate_dataset, write_metrics
 
-    train_samples, val_samples = split_samples(dataset, config.val_split, config.seed)
+    train_samples, val_samples = split_samples(dataset, config.val_split, config.seed, config.split_rule)
     split, samples = ("val", val_samples) if val_samples else ("train", train_samples)
     metrics = evaluate_dataset(load_run(run_dir), dataset, samples)
     metrics["split"] = split

@@ -119,14 +119,16 @@ def test_missing_and_empty_folder(tmp_path):
 
 
 def test_split_is_deterministic_and_stable_when_images_are_added(tmp_path):
+    # the "name" rule's promise; the default "sequence" rule trades it for keeping frames together (core/split.py,
+    # tests/core/test_sequence_split.py)
     for i in range(60):
         _img(tmp_path / "images" / f"im{i:03d}.png", 4, 4)
-    first = {s.key: s.split for s in open_dataset(tmp_path, seed=3).samples}
-    again = {s.key: s.split for s in open_dataset(tmp_path, seed=3).samples}
+    first = {s.key: s.split for s in open_dataset(tmp_path, seed=3, split_rule="name").samples}
+    again = {s.key: s.split for s in open_dataset(tmp_path, seed=3, split_rule="name").samples}
     assert first == again and 3 <= list(first.values()).count("val") <= 25
     for i in range(60, 90):
         _img(tmp_path / "images" / f"im{i:03d}.png", 4, 4)
-    after = {s.key: s.split for s in open_dataset(tmp_path, seed=3).samples}
+    after = {s.key: s.split for s in open_dataset(tmp_path, seed=3, split_rule="name").samples}
     assert all(after[k] == v for k, v in first.items())
     assert hash_split("a", 0, 0.2) == hash_split("a", 0, 0.2)
 

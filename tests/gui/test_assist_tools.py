@@ -175,3 +175,65 @@ def test_sam_tool_with_a_tiny_onnx_pair_gives_a_mask_for_a_click_and_a_box(edito
     assert ctrl.prompt.box == (18, 14, 51, 43) and not ctrl.prompt.points  # Enter cleared the clicks
     assert ctrl.embedding is embedding  # once per image
     assert ((ctrl.preview == 2) == truth).mean() > 0.97
+
+
+def test_preview_is_rendered_on_the_worker_and_the_gui_thread_only_swaps_it_in(editor, qtbot, monkeypatch):
+    rendered, loaded = [], []
+    real_render, real_load = assist_module.render_preview, assist_module.load_forest
+
+    def render(*args):
+        image = real_render(*args)
+        rendered.append((threading.current_thread(), image))
+        return image
+
+    monkeypatch.setattr(assist_module, "render_preview", render)
+    monkeypatch.setattr(assist_module, "load_forest", lambda: loaded.append(threading.current_thread()) or real_load())
+    ctrl = scribble(editor, qtbot, "scribble")
+    assert loaded and threading.main_thread() not in loaded  # scikit-learn imported by the feature job
+    assert rendered and all(thread is not threading.main_thread() for thread, _ in rendered)
+    image = rendered[-1][1]
+    assert isinstance(image, assist_module.PreviewImage)
+    assert image.rgba.dtype == np.uint8 and image.rgba.shape == (H, W, 4) and image.rgba.flags.c_contiguous
+    assert np.array_equal(image.rgba, ctrl._lut()[ctrl.preview])  # the preview in class colours
+    assert ctrl._preview_item.array is image.rgba  # swapped in, not copied on the GUI thread
+    assert image.changed is not None and not image.uniform
+
+
+def test_changed_box_and_render_preview():
+    lut = np.zeros((256, 4), np.uint8)
+    lut[1] = (255, 0, 0, 255)
+    labels = np.zeros((6, 8), np.uint8)
+    assert assist_module.changed_box(None, labels) == (0, 0, 6, 8)  # nothing shown yet: everything
+    assert assist_module.changed_box(labels.copy(), labels) is None
+    moved = labels.copy()
+    moved[2, 3] = moved[4, 5] = 1
+    assert assist_module.changed_box(labels, moved) == (2, 3, 5, 6)
+    image = assist_module.render_preview(moved, lut, labels)
+    assert image.changed == (2, 3, 5, 6) and image.labels is moved and not image.uniform
+    assert image.rgba[2, 3].tolist() == [255, 0, 0, 255] and image.rgba[0, 0].tolist() == [0, 0, 0, 0]
+    assert assist_module.render_preview(labels, lut, None).uniform
+    region = np.where(moved == 1, 1, assist_module.NONE).astype(np.int16)  # SAM: only the region is drawn
+    shown = assist_module.render_preview(moved, lut, None, region)
+    assert shown.shown is region and shown.rgba[0, 0, 3] == 0 and shown.rgba[2, 3, 3] == 255
+    assert assist_module.render_preview(None, lut, labels).rgba is None
+
+
+def test_a_cleared_preview_layer_is_repainted_whole_by_the_next_preview(editor, qtbot):
+    ctrl = scribble(editor, qtbot, "watershed")
+    first = ctrl.preview.copy()
+    ctrl.clear()
+    assert not ctrl._preview_item.array.any()
+    scribble(editor, qtbot, "watershed")  # the same scribbles: the same labels, yet the layer was cleared
+    assert np.array_equal(ctrl.preview, first)
+    assert np.array_equal(ctrl._preview_item.array, ctrl._lut()[first])
+
+
+def test_set_array_swaps_the_shown_buffer_and_refuses_another_shape(qtbot):
+    from seg_desktop.gui.editor.overlay import ArrayImageItem
+
+    item = ArrayImageItem(np.zeros((4, 5, 4), np.uint8))
+    new = np.full((4, 5, 4), 7, np.uint8)
+    item.set_array(new, (1, 1, 2, 3))
+    assert item.array is new
+    with np.testing.assert_raises(ValueError):
+        item.set_array(np.zeros((5, 4, 4), np.uint8))

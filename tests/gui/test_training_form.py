@@ -21,6 +21,8 @@ NAMES = {"model_combo", "size_edit", "epochs_spin", "batch_spin", "lr_spin", "fi
          "loss_combo", "weights_combo", "augment_check", "val_spin", "start_combo", "start_edit", "browse_button",
          "child_check"}
 NAMES |= {"scale_combo", "crop_edit"}  # issue 11: native-resolution crops
+NAMES |= {"policy_combo"}  # issue 16: the augmentation policy
+NAMES |= {"minutes_spin"}  # issue 16 item 2: "Train for" N minutes instead of the epochs
 
 
 @pytest.fixture
@@ -81,3 +83,22 @@ def test_wrong_remembered_values_are_ignored(qtbot, settings):
     form.load(settings)
     config = form.config("/data")
     assert (config.epochs, config.model, config.lr) == (40, "unet", 0.0005)
+
+
+def test_train_for_minutes_shows_which_rules_and_is_remembered(qtbot, settings):
+    from seg_desktop.ml.config import BUDGET_EPOCHS
+
+    form = SettingsForm()
+    qtbot.addWidget(form)
+    minutes, epochs = form.widgets["minutes_spin"], form.widgets["epochs_spin"]
+    assert minutes.text() == "epochs" and epochs.isEnabled()  # 0: the epochs rule, as before
+    assert form.config("/data").minutes == 0 and form.config("/data").epochs == 40
+    minutes.setValue(30)
+    assert minutes.text() == "30.0 min" and not epochs.isEnabled()  # a budget: the epoch count does not apply
+    config = form.config("/data")
+    assert (config.minutes, config.epochs) == (30, BUDGET_EPOCHS)
+    form.save(settings)
+    again = SettingsForm()
+    qtbot.addWidget(again)
+    again.load(settings)
+    assert again.widgets["minutes_spin"].value() == 30 and not again.widgets["epochs_spin"].isEnabled()

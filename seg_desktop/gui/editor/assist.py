@@ -3,8 +3,12 @@ and superpixels) and the worker that computes them, one per MaskEditor.
 
 The GUI thread only draws: pixel features, superpixels and every preview are computed by `core.assist` on a
 one-thread pool of this controller (so the jobs of one image run in order and never compete with each other for
-the 2 cores), and their results come back as queued signals. A stroke made while a preview is being computed
-marks it stale; one more preview follows when the running one ends, so a fast labeller never queues a backlog.
+the 2 cores), and their results come back as queued signals. A preview comes back ready to show
+(`PreviewImage`: the RGBA buffer in class colours and the box that changed, both made on the worker), so taking
+it in is a buffer swap and a repaint of that box: no step on the GUI thread grows with the image (bench_assist.py
+measures the event loop's longest gap during preview updates on a 1024x1024 image). A stroke made while a
+preview is being computed marks it stale; one more preview follows when the running one ends, so a fast
+labeller never queues a backlog.
 Everything is dropped when the current image changes (a generation number discards late results).
 See docs/ARCHITECTURE.md, "Assisted labelling".
 """
@@ -12,6 +16,7 @@ See docs/ARCHITECTURE.md, "Assisted labelling".
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +25,11 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtWidgets import QGraphicsItem
 
 from ...core.assist.sam import WHAT_TO_GET, Prompt, SamModel, cached_embedding
-from ...core.assist.scribble import PixelFeatures, classify, compute_features
+from ...core.assist.scribble import PixelFeatures, classify, compute_features, load_forest
 from ...core.assist.scribbles import NONE, accept_labels, draw_scribble, empty_scribbles
 from ...core.assist.superpixels import DEFAULT_SIZE, Superpixels, compute_superpixels
 from ...core.assist.watershed import watershed_labels
-from ...core.edits import Point
+from ...core.edits import BBox, Point
 from ...core.errors import DatasetError
 from ..workers import run_in_thread
 from .overlay import ArrayImageItem, overlay_lut
@@ -36,13 +41,75 @@ SCRIBBLE_TOOLS = ("scribble", "watershed", "sam")  # the tools that show the scr
 PREVIEW_OPACITY = 0.55
 
 
+@dataclass(frozen=True)
+class PreviewImage:
+    """A preview made ready on the worker, so the GUI thread only swaps `rgba` in and repaints `changed`."""
+
+    labels: np.ndarray | None  # what Accept writes (uint8, the image's size); None: nothing to preview
+    shown: np.ndarray | None  # the class map drawn (the labels, or only SAM's region), diffed by the next one
+    rgba: np.ndarray | None  # (H, W, 4) uint8: `shown` in class colours, NONE transparent
+    changed: BBox | None  # where `shown` differs from the previous preview's; None: nowhere
+    uniform: bool = False  # one class everywhere: a second class is needed
+
+
+def changed_box(previous: np.ndarray | None, shown: np.ndarray) -> BBox | None:
+    """The box (y0, x0, y1, x1) where `shown` differs from `previous` (everything when there is none)."""
+    if previous is None or previous.shape != shown.shape:
+        return 0, 0, *shown.shape
+    diff = previous != shown
+    rows = np.flatnonzero(diff.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(diff.any(axis=0))
+    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
+
+
+def render_preview(labels: np.ndarray | None, lut: np.ndarray, previous: np.ndarray | None,
+                   shown: np.ndarray | None = None) -> PreviewImage:
+    """Everything a preview costs per pixel, on the worker: the class colours (`lut`, RGBA per class), the box
+    that changed since `previous` (the class map shown before) and whether a single class came out."""
+    if labels is None:
+        return PreviewImage(None, None, None, None)
+    shown = labels if shown is None else shown
+    return PreviewImage(labels, shown, colour(shown, lut), changed_box(previous, shown),
+                        bool(labels.min() == labels.max()))
+
+
+def colour(labels: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """`labels` (uint8 classes, or int with NONE = nothing drawn) in the RGBA colours of `lut`."""
+    if labels.dtype == np.uint8:  # a result: every pixel has a class
+        return np.take(lut, labels, axis=0)
+    rgba = np.take(lut, np.clip(labels, 0, 255), axis=0)
+    rgba[labels == NONE] = 0
+    return rgba
+
+
+def scribble_preview(method: Callable[..., np.ndarray | None], args: tuple, lut: np.ndarray,
+                     previous: np.ndarray | None) -> PreviewImage:
+    """Worker job of the scribble classifier and the watershed: `method(*args)`, rendered for the screen."""
+    return render_preview(method(*args), lut, previous)
+
+
+def features_job(image: np.ndarray) -> PixelFeatures:
+    """Worker job: the classifier's pixel features, and scikit-learn imported before the first preview (see
+    `load_forest`: its import stalls every thread up to ~90 ms once, which must not fall in a preview update)."""
+    load_forest()
+    return compute_features(image)
+
+
 def sam_preview(paths: tuple[Path, Path], model: SamModel | None, embedding: np.ndarray | None,
-                image: np.ndarray, root: Path | None, key: str, prompt: Prompt) -> tuple:
-    """Worker job of the SAM tool: load the pair and embed the image when not done yet, then decode `prompt`."""
+                image: np.ndarray, root: Path | None, key: str, prompt: Prompt, mask: np.ndarray, cls: int,
+                lut: np.ndarray, previous: np.ndarray | None) -> tuple:
+    """Worker job of the SAM tool: load the pair and embed the image when not done yet, then decode `prompt`
+    into `mask` (a copy) with class `cls`; the preview shows the region only."""
     model = model or SamModel(*paths)
     if embedding is None:
         embedding = cached_embedding(model, image, root, key)
-    return model, embedding, model.predict(embedding, image.shape[:2], prompt)
+    region = model.predict(embedding, image.shape[:2], prompt)
+    if region is None:
+        return model, embedding, render_preview(None, lut, previous)
+    mask[region] = cls
+    return model, embedding, render_preview(mask, lut, previous, np.where(region, cls, NONE).astype(np.int16))
 
 
 class LabelLayer(ArrayImageItem):
@@ -52,16 +119,11 @@ class LabelLayer(ArrayImageItem):
         super().__init__(np.zeros((*shape, 4), np.uint8))
         self.setZValue(z)
 
-    def show_labels(self, labels: np.ndarray, lut: np.ndarray, bbox: tuple[int, int, int, int] | None = None) -> None:
-        """Recolour `labels` (int, NONE = nothing) inside `bbox` (default: everything) with the RGBA `lut`."""
+    def show_labels(self, labels: np.ndarray, lut: np.ndarray, bbox: BBox | None = None) -> None:
+        """Recolour `labels` (int, NONE = nothing) inside `bbox` (default: everything) with the RGBA `lut`: the
+        scribble layer after each stroke segment, the stroke's box only."""
         y0, x0, y1, x1 = bbox or (0, 0, *labels.shape)
-        part = labels[y0:y1, x0:x1]
-        if part.dtype == np.uint8:  # a result: every pixel has a class
-            np.take(lut, part, axis=0, out=self.array[y0:y1, x0:x1])
-        else:
-            rgba = np.take(lut, np.clip(part, 0, 255), axis=0)
-            rgba[part == NONE] = 0
-            self.array[y0:y1, x0:x1] = rgba
+        self.array[y0:y1, x0:x1] = colour(labels[y0:y1, x0:x1], lut)
         self.update(x0, y0, x1 - x0, y1 - y0)
 
 
@@ -98,6 +160,8 @@ class AssistController(QObject):
         self.superpixels: Superpixels | None = None
         self.scribbles: np.ndarray | None = None
         self.preview: np.ndarray | None = None
+        self._shown: np.ndarray | None = None  # the class map the preview layer shows
+        self._diffed_against: np.ndarray | None = None  # what the running preview job compares with
         self.method = "classifier"
         self.embedding: np.ndarray | None = None
         self.prompt = Prompt()
@@ -162,7 +226,7 @@ class AssistController(QObject):
             return
         self._features_started = True
         self.editor.status("Computing pixel features for the scribble classifier…")
-        self._run(compute_features, self.editor.image(), done=self._take_features)
+        self._run(features_job, self.editor.image(), done=self._take_features)
 
     def _take_features(self, features: PixelFeatures) -> None:
         self.features = features
@@ -211,13 +275,8 @@ class AssistController(QObject):
         self.request_preview("sam")
 
     def _take_sam(self, result: tuple) -> None:
-        self._sam_model, self.embedding, region = result
-        if region is None:
-            return self._take_preview(None)
-        cls = self.editor.current_class()
-        labels = np.array(self.editor.live_mask(), copy=True)
-        labels[region] = cls
-        self._take_preview(labels, shown=np.where(region, cls, NONE).astype(np.int16))
+        self._sam_model, self.embedding, image = result
+        self._take_preview(image)
 
     # ------------------------------------------------------------------ scribbles and preview
 
@@ -250,37 +309,45 @@ class AssistController(QObject):
                 self.ensure_features()
             return
         self._preview_running, self._preview_stale = True, False
+        self._diffed_against, lut = self._shown, self._lut()
         if self.method == "sam":
             session = self.editor.session
             root = session.dataset.root if session.dataset is not None else None
+            mask = np.array(self.editor.live_mask(), copy=True)  # a memcpy: the worker writes the region into it
             self._run(sam_preview, self.sam_paths, self._sam_model, self.embedding, self.editor.image(), root,
-                      session.current_key(), self.prompt, done=self._take_sam, failed=self._preview_failed)
+                      session.current_key(), self.prompt, mask, self.editor.current_class(), lut, self._shown,
+                      done=self._take_sam, failed=self._preview_failed)
             return
-        scribbles = self.scribbles.copy()
+        scribbles = self.scribbles.copy()  # a memcpy: strokes go on while the worker reads it
         if self.method == "classifier":
-            self._run(classify, self.features, scribbles, done=self._take_preview, failed=self._preview_failed)
+            method, args = classify, (self.features, scribbles)
         else:
-            self._run(watershed_labels, self.editor.image(), scribbles, done=self._take_preview,
-                      failed=self._preview_failed)
+            method, args = watershed_labels, (self.editor.image(), scribbles)
+        self._run(scribble_preview, method, args, lut, self._shown, done=self._take_preview,
+                  failed=self._preview_failed)
 
     def _preview_failed(self) -> None:
         self._preview_running = False
 
-    def _take_preview(self, labels: np.ndarray | None, shown: np.ndarray | None = None) -> None:
-        """Keep `labels` (what Accept writes) and draw `shown` (default: the labels) as the preview layer."""
+    def _take_preview(self, image: PreviewImage) -> None:
+        """Keep the labels (what Accept writes) and swap the ready RGBA buffer into the preview layer, repainting
+        the changed box only (all of it when the layer changed since the job started, e.g. cleared)."""
         self._preview_running = False
         if self._preview_stale:
             self.request_preview()
-        self.preview = labels
+        labels = self.preview = image.labels
         if labels is not None:
             if self._preview_item is None:
                 self._preview_item = LabelLayer(labels.shape, 5)
                 self._preview_item.setOpacity(PREVIEW_OPACITY)
                 self.editor.graphics_scene().addItem(self._preview_item)
-            self._preview_item.show_labels(labels if shown is None else shown, self._lut())
+            same_base = self._diffed_against is self._shown
+            if image.changed is not None or not same_base:
+                self._preview_item.set_array(image.rgba, image.changed if same_base else None)
+            self._shown = image.shown
             if self.method == "sam":
                 self.editor.status("SAM preview: click more (Shift: not this), drag a box, Enter accepts.")
-            elif labels.min() == labels.max():
+            elif image.uniform:
                 self.editor.status("Scribble a second class to split the image.")
             else:
                 self.editor.status("Preview ready: Enter accepts it into the mask, Escape clears the scribbles.")
@@ -300,7 +367,7 @@ class AssistController(QObject):
         """Drop the scribbles and the preview (the mask is not touched)."""
         if self.scribbles is not None:
             self.scribbles[:] = NONE
-        self.preview, self.prompt = None, Prompt()
+        self.preview, self.prompt, self._shown = None, Prompt(), None
         self._preview_stale = False
         for item in (self._scribble_item, self._preview_item):
             if item is not None:

@@ -66,6 +66,17 @@ class ArrayImageItem(QGraphicsItem):
     def array(self) -> np.ndarray:
         return self._array
 
+    def set_array(self, array: np.ndarray, bbox: BBox | None = None) -> None:
+        """Show `array` (same shape, built off the GUI thread) instead and repaint `bbox` only (everything when
+        None): a wrap, no copy, unless the item keeps a pyramid. The assisted tools' preview swaps in a whole
+        image this way (gui/editor/assist.py)."""
+        if array.shape != self._array.shape:
+            raise ValueError(f"the new image is {array.shape}, the item shows {self._array.shape}")
+        self._array = np.ascontiguousarray(array)
+        self._set_levels()
+        y0, x0, y1, x1 = bbox or (0, 0, *self._array.shape[:2])
+        self.update(QRectF(x0, y0, x1 - x0, y1 - y0))
+
     def level_count(self) -> int:
         """1 without a pyramid; else the full image and its smaller levels."""
         return len(self._levels)

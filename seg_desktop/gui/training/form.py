@@ -2,8 +2,8 @@
 
 Every setting with form=True becomes one widget (choice: combo box, int/float: spin box, bool: check box, size:
 line edit) named `<short>_<combo|spin|check|edit>`, with its label, help as tooltip, range and default; it is read
-into a TrainConfig, remembered in QSettings under the field's name and enabled by its `when` rule, all by the same
-loop. Adding a setting to TrainConfig adds it here and to `seg-desktop train` without an edit in this file. Two
+into a TrainConfig, remembered in QSettings under the field's name and enabled by its `when` rule (while it is
+off the setting keeps its default), all by the same loop. Adding a setting to TrainConfig adds it here and to `seg-desktop train` without an edit in this file. Two
 choices are the form's own: "Start from" (fills the `path` settings of START_FROM) and "Separate process".
 """
 
@@ -53,6 +53,9 @@ def _make(setting: Setting, default: Any) -> QWidget:
         widget = QLineEdit()
     else:
         raise ValueError(f"a {setting.kind!r} setting has no form widget; give it form=False")
+    if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+        widget.setSuffix(setting.suffix)
+        widget.setSpecialValueText(setting.zero_text)  # shown at the minimum, 0 for the settings that have one
     _write(widget, default)
     widget.setToolTip(setting.help[:1].upper() + setting.help[1:] + ".")
     return widget
@@ -190,7 +193,8 @@ class SettingsForm(QGroupBox):
             raise ValueError("Choose the run folder or weights file to start from, or start from scratch.")
         if key != "scratch" and not Path(path).exists():
             raise ValueError(f"{path} does not exist; choose another run folder or weights file.")
-        values = {name: _read(widget) for name, widget in self._fields.items()}
+        # a setting its `when` rule switches off keeps its default (e.g. Epochs under a time budget: unbounded)
+        values = {name: _read(widget) if self._applies(name) else None for name, widget in self._fields.items()}
         values.update({field: path if k == key else None for k, _, field in START_FROM if field is not None})
         return TrainConfig.from_settings(str(data), values)
 
@@ -218,12 +222,16 @@ class SettingsForm(QGroupBox):
         self._training = training
         self._apply_when()
 
+    def _applies(self, name: str) -> bool:
+        """Whether a setting applies: it has no `when` rule, or the other setting has the rule's value."""
+        when = self._settings[name].when
+        return when is None or _read(self._fields[when[0]]) == when[1]
+
     @Slot()
     def _apply_when(self) -> None:
         """Enable each widget unless training, or its `when` rule names another setting's other value."""
-        for name, setting in self._settings.items():
-            on = not self._training and (setting.when is None or
-                                         _read(self._fields[setting.when[0]]) == setting.when[1])
+        for name in self._settings:
+            on = not self._training and self._applies(name)
             self._fields[name].setEnabled(on)
             if name in self._labels:
                 self._labels[name].setEnabled(on)

@@ -208,7 +208,7 @@ class TrainingPanel(QWidget):
             return False
         self.save_settings()
         self._info, self._current_run, self._t0 = {}, None, time.monotonic()
-        self.plots.start_run(config.epochs)
+        self.plots.start_run(1 if config.minutes else config.epochs)  # a time budget's axis grows by epoch
         self.progress.setRange(0, 0)  # busy until the engine reports its steps
         self.progress.setFormat("Starting…")
         self._show_message(f"Training on {self._dataset.root.name}…")
@@ -273,13 +273,17 @@ class TrainingPanel(QWidget):
     @Slot()
     def update_estimate(self) -> None:
         """The Train button says how long an epoch took the last time these settings ran on this folder."""
-        seconds = None
+        seconds, minutes = None, 0.0
         if self._dataset is not None:
             try:
-                seconds = epoch_estimate(self._dataset.root, self.form.config(self._dataset.root))
+                config = self.form.config(self._dataset.root)
+                seconds, minutes = epoch_estimate(self._dataset.root, config), config.minutes
             except ValueError:
                 seconds = None
-        self.train_button.setText("Train" if seconds is None else f"Train (~{_format_eta(seconds)} per epoch)")
+        text = "Train" if seconds is None else f"Train (~{_format_eta(seconds)} per epoch"
+        if seconds is not None:  # a time budget: how many epochs it holds
+            text += f", ~{max(1, round(minutes * 60 / seconds))} epochs)" if minutes else ")"
+        self.train_button.setText(text)
         self.train_button.setToolTip("Start a run with these settings" + (
             "" if seconds is not None else "; the time per epoch shows once a run with them has trained here"))
 
@@ -292,10 +296,13 @@ class TrainingPanel(QWidget):
         self._current_run = self._live_run = str(info.get("run_dir") or "") or None
         epochs, initial = int(info.get("epochs", 1)), int(info.get("initial_epoch", 0) or 0)
         steps = max(1, int(info.get("steps_per_epoch", 1) or 1))
-        self.progress.setRange(0, max(1, (epochs - initial) * steps))
+        budget = float(info.get("minutes") or 0) * 60
+        # Under a time budget the bar is the time (in 1/1000s of it) and the epoch count is only a bound.
+        self.progress.setRange(0, 1000 if budget else max(1, (epochs - initial) * steps))
         self.progress.setValue(0)
-        self.plots.start_run(epochs, initial, _records(self._current_run) if initial and self._current_run else [])
-        self.progress.setFormat(f"Epoch {initial + 1}/{epochs} · building the model…")
+        self.plots.start_run(initial + 1 if budget else epochs, initial,
+                             _records(self._current_run) if initial and self._current_run else [])
+        self.progress.setFormat(f"Epoch {initial + 1}{'' if budget else f'/{epochs}'} · building the model…")
         self.plots.set_run_name(Path(self._current_run).name if self._current_run else "")
 
     @Slot(int, int, int, float)
@@ -304,10 +311,16 @@ class TrainingPanel(QWidget):
         if not self._info or not self.stop_button.isEnabled():
             return
         epochs, initial = int(self._info.get("epochs", 1)), int(self._info.get("initial_epoch", 0) or 0)
+        budget = float(self._info.get("minutes") or 0) * 60
         steps = max(1, steps)
+        elapsed = time.monotonic() - self._t0
+        if budget:  # the engine ends the run when the budget is spent (ml/schedule.py TimeBudget)
+            self.progress.setValue(min(1000, int(1000 * elapsed / budget)))
+            self.progress.setFormat(f"Epoch {epoch + 1} · batch {step + 1}/{steps} · "
+                                    f"ETA {_format_eta(budget - elapsed)}")
+            return
         done = (epoch - initial) * steps + step + 1
         total = max(1, (epochs - initial) * steps)
-        elapsed = time.monotonic() - self._t0
         eta = elapsed / done * (total - done) if done else 0.0
         self.progress.setValue(min(done, total))
         self.progress.setFormat(f"Epoch {epoch + 1}/{epochs} · batch {step + 1}/{steps} · ETA {_format_eta(eta)}")

@@ -7,7 +7,8 @@ it happened on every batch. So the widget never draws from a data call: data cal
 QTimer applies the changes at most REDRAWS_PER_S times a second. Per-batch points are blitted (only the batch line
 is re-rendered onto the cached background, ~1 ms); the full `draw_idle()` happens only when epoch values arrive,
 the axes must grow, or the widget is resized. The x axis is fixed to the run's epoch count from the start, so a
-growing batch line never forces a relayout.
+growing batch line never forces a relayout; a time-budget run, whose epoch count is only known at its end, starts
+with one epoch and grows the axis an epoch at a time (one full redraw per epoch, as the epoch's values cost anyway).
 """
 
 from __future__ import annotations
@@ -192,7 +193,8 @@ class TrainingPlots(QWidget):
     def _update_limits(self) -> None:
         tops = [max(ys) for ys in (self._batch_y, *(_values(self._rows, k)[1] for k in ("loss", "val_loss")))
                 if ys]
-        last = max([self._epochs] + [int(x) for _, rows in self._overlays for x in _values(rows, "loss")[0]])
+        last = max([self._epochs, math.ceil(self._batch_x[-1]) if self._batch_x else 0] +
+                   [int(x) for _, rows in self._overlays for x in _values(rows, "loss")[0]])
         for _, rows in self._overlays:
             tops += [max(ys) for ys in (_values(rows, "loss")[1], _values(rows, "val_loss")[1]) if ys]
         self.loss_ax.set_ylim(0.0, 1.08 * max(tops) if tops else 1.0)

@@ -1,0 +1,153 @@
+"""The training recipe's levers, each against the defaults, on real and synthetic data at the same time budget:
+an ablation table from which every default is chosen.
+
+Each configuration is `seg-desktop train DATA --minutes M --out RUN` plus the lever's options, run as a user runs
+it (its own process, the real CLI), and scored by the run's metrics.json: the best checkpoint on the validation
+split at full resolution (mean IoU, and the per-class IoU of the classes that are rare). Datasets:
+- scenes: synthetic street scenes with gravity and thin classes (tests/benchmarks/scenes.py), 160 training and
+  40 held-out scenes in the dataset's own test split, trained at 96x128;
+- camvid: ../shared/data/camvid-mini (5 training frames, its 3 test frames held out), trained at 176x240;
+- membrane: ../shared/data/membrane (30 EM slices, the sequence split), trained at 256 (full-resolution crops).
+A dataset that is not there is skipped with its reason. The time budget includes start-up and validation, as a
+user's does, so a lever that makes training faster gets more epochs from it; each row also says how many epochs
+the budget bought. One seed per cell unless --seeds says more: differences below ~0.02 are within seed noise.
+
+Run with the project's Python (not collected by pytest):  .venv/bin/python tests/benchmarks/bench_quality.py
+Options: --minutes M (default 2), --datasets scenes,camvid,membrane, --levers name,... (default all), --seeds
+0,1, --list (print the levers and exit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# name -> the options it adds to the defaults (None: the dataset decides whether the lever applies)
+LEVERS: dict[str, list[str]] = {
+    "defaults": [],
+    "aug: none": ["--no-augment"],
+    "aug: scene": ["--augment-policy", "scene"],
+    "aug: top-down": ["--augment-policy", "top-down"],
+    "schedule: plateau": ["--lr-schedule", "plateau"],
+    "loss: ce": ["--loss", "ce"],
+    "loss: focal+dice": ["--loss", "focal+dice"],
+    "loss: ce+lovasz": ["--loss", "ce+lovasz"],
+    "weights: median": ["--class-weights", "median"],
+    "weights: sqrt-median": ["--class-weights", "sqrt-median"],
+    "rare crops 0.5": ["--rare-crops", "0.5"],
+    "precision: bfloat16": ["--precision", "bfloat16"],
+    "unet 32 filters": ["--base-filters", "32"],
+    "segnet": ["--model", "segnet"],
+}
+
+
+def _datasets(work: Path) -> dict[str, tuple[Path | None, list[str], list[str], str]]:
+    """name -> (folder or None, its options, its rare classes, why it is missing)."""
+    from scenes import write_scenes
+
+    scenes = work / "scenes"
+    if not scenes.exists():
+        write_scenes(scenes, 160, test=40)
+    camvid, membrane = SHARED / "camvid-mini", SHARED / "membrane"
+    return {
+        "scenes": (scenes, ["--size", "96x128"], ["pole", "sign", "pedestrian"], ""),
+        "camvid": (camvid if camvid.is_dir() else None, ["--size", "176x240"],
+                   ["Pole", "SignSymbol", "Fence", "Pedestrian", "Bicyclist"], f"{camvid} is not there"),
+        "membrane": (membrane if membrane.is_dir() else None, ["--size", "256"], ["class 0", "0"],
+                     f"{membrane} is not there"),
+    }
+
+
+def run(data: Path, out: Path, minutes: float, options: list[str], seed: int) -> dict:
+    """Train one configuration through the CLI and return its metrics.json (plus epochs and seconds)."""
+    command = [sys.executable, "-m", "seg_desktop", "train", str(data), "--model", "unet", "--base-filters", "16",
+               "--minutes", str(minutes), "--seed", str(seed), "--out", str(out), *options]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    seconds = time.perf_counter() - started
+    if done.returncode != 0 or not (out / "metrics.json").exists():
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"error": tail[0][:160], "seconds": seconds}
+    metrics = json.loads((out / "metrics.json").read_text())
+    history = (out / "history.csv").read_text().strip().splitlines()
+    metrics["epochs"] = len(history) - 1
+    metrics["seconds"] = seconds
+    metrics["config"] = json.loads((out / "config.json").read_text())
+    return metrics
+
+
+def _per_class(metrics: dict) -> dict[str, float]:
+    """class name -> IoU from a metrics.json (whatever shape its per-class part has)."""
+    per = metrics.get("per_class") or metrics.get("classes") or {}
+    if isinstance(per, list):
+        return {str(c.get("name", i)): c.get("iou") for i, c in enumerate(per) if c.get("iou") is not None}
+    return {str(k): (v.get("iou") if isinstance(v, dict) else v) for k, v in per.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=2.0)
+    parser.add_argument("--datasets", default="scenes,camvid,membrane")
+    parser.add_argument("--levers", default=",".join(LEVERS))
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write every result to this file")
+    args = parser.parse_args()
+    if args.list:
+        print("\n".join(f"{name}: {' '.join(opts) or '(the defaults)'}" for name, opts in LEVERS.items()))
+        return
+    levers = [name.strip() for name in args.levers.split(",")]
+    unknown = [name for name in levers if name not in LEVERS]
+    if unknown:
+        sys.exit(f"unknown lever(s) {unknown}; see --list")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="bench-quality-"))
+    datasets = _datasets(work)
+    results: dict[tuple[str, str], list[dict]] = {}
+    started = time.perf_counter()
+    for name in args.datasets.split(","):
+        folder, options, rare, missing = datasets[name]
+        if folder is None:
+            print(f"skipped {name}: {missing}")
+            continue
+        for lever in levers:
+            for seed in seeds:
+                out = work / "runs" / f"{name}-{lever.replace(' ', '').replace(':', '-')}-{seed}"
+                m = run(folder, out, args.minutes, options + LEVERS[lever], seed)
+                results.setdefault((name, lever), []).append(m)
+                if "error" in m:
+                    print(f"  {name:8s} {lever:22s} seed {seed}: FAILED {m['error']}", flush=True)
+                    continue
+                per = _per_class(m)
+                rare_text = " ".join(f"{c}={per[c]:.2f}" for c in rare if per.get(c) is not None)
+                print(f"  {name:8s} {lever:22s} seed {seed}: mIoU {m['mean_iou']:.3f} ({m['epochs']} epochs, "
+                      f"{m['seconds']:.0f} s) {rare_text}", flush=True)
+    print(f"\nablation: val mean IoU at {args.minutes:g} min per run, seeds {args.seeds}, "
+          f"{(time.perf_counter() - started) / 60:.0f} min in all")
+    names = [n for n in args.datasets.split(",") if any(k[0] == n for k in results)]
+    print("| lever | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for lever in levers:
+        cells = []
+        for name in names:
+            ok = [m["mean_iou"] for m in results.get((name, lever), []) if "error" not in m]
+            cells.append(f"{statistics.mean(ok):.3f}" if ok else "failed")
+        print(f"| {lever} | " + " | ".join(cells) + " |")
+    if args.json:
+        args.json.write_text(json.dumps({f"{k[0]}|{k[1]}": v for k, v in results.items()}, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
