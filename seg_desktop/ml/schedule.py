@@ -59,8 +59,8 @@ def warmup_cosine(lr: float, steps: float) -> keras.optimizers.schedules.CosineD
                                                   warmup_steps=warmup)
 
 
-def schedule_parts(config: TrainConfig, steps_per_epoch: int, monitor: str,
-                   clock: Callable[[], float] = time.monotonic) -> tuple[Rate, list[keras.callbacks.Callback]]:
+def schedule_parts(config: TrainConfig, steps_per_epoch: int, monitor: str) -> tuple[Rate,
+                                                                                    list[keras.callbacks.Callback]]:
     """(the optimizer's learning rate, the callbacks that change it or end the run) for a resolved `config`."""
     callbacks: list[keras.callbacks.Callback] = []
     rate: Rate = config.lr
@@ -75,7 +75,7 @@ def schedule_parts(config: TrainConfig, steps_per_epoch: int, monitor: str,
         rate = warmup_cosine(config.lr, config.epochs * steps_per_epoch)
     if config.minutes > 0:
         curve = warmup_cosine(config.lr, 1.0) if config.lr_schedule == "cosine" else None
-        callbacks.append(TimeBudget(config.minutes * 60.0, curve, clock))
+        callbacks.append(TimeBudget(config.minutes * 60.0, curve))
     return rate, callbacks
 
 
@@ -84,8 +84,8 @@ class TimeBudget(keras.callbacks.Callback):
     rate to curve(fraction of the budget used) before every batch.
 
     The clock starts when the first batch has ended: that batch is mostly TensorFlow tracing and compiling the
-    training step (20 s for a 4-filter UNet on a loaded 2-core box, 1-3 s idle), and counting it would spend a
-    short budget's warm-up waiting. From there the budget counts everything inside fit(): batches, each epoch's
+    training step (20 s measured for a 4-filter UNet on a loaded 2-core box), and counting it would spend a short
+    budget's warm-up waiting. From there the budget counts everything inside fit(): batches, each epoch's
     validation and checkpoints, so `--minutes 60` is the hour the user waits after the first step (only the final
     metrics.json evaluation comes after it). To end on time the last epoch's validation must fit in too: the time
     between one epoch's last batch and the next epoch's first (the epoch-end work) is kept back from the budget,

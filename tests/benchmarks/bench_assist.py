@@ -216,36 +216,45 @@ def noc(tool_type, image, truth, ignore, limit: int) -> tuple[list[int | None], 
     return reached, iou, spent / max(assisted_n, 1), assisted_n
 
 
-def noc_table(images_per_set: int, limits: dict[str, int]) -> None:
-    tools = (BrushFill, Scribbles, Superpixel, Watershed)
+TOOLS = (BrushFill, Scribbles, Superpixel, Watershed)
+
+
+def noc_table(images_per_set: int, limit: int, names: list[str] | None = None) -> None:
+    """The NoC table per image, then per dataset the mean (an image that never reached the target counts
+    limit + 1), how many images never reached it, and each assisted tool's ratio to brush + fill."""
+    tools = [t for t in TOOLS if names is None or t.name in names]
     print("\n## NoC: interactions to reach mean IoU 0.85 / 0.90 (lower is better)\n")
     print("| dataset | image | " + " | ".join(t.name for t in tools) + " |")
     print("|---|---|" + "---|" * len(tools))
-    totals: dict[str, list[list[int]]] = {t.name: [[], []] for t in tools}
+    summary = []
     for folder in ("membrane", "camvid-mini"):
         if not (DATA / folder).is_dir():
             print(f"| {folder} | (missing: {DATA / folder}) |")
             continue
         dataset = open_dataset(DATA / folder)
         ignore = dataset.classes.ignore_index
+        totals: dict[str, list[list[int | None]]] = {t.name: [[], []] for t in tools}
         for sample in dataset.labelled()[:images_per_set]:
             image, truth = dataset.read_image(sample), dataset.read_mask(sample)
             cells = []
             for t in tools:
-                limit = limits[t.name]
                 reached, iou, per, used = noc(t, image, truth, ignore, limit)
                 for k in range(len(TARGETS)):
-                    totals[t.name][k].append(limit + 1 if reached[k] is None else reached[k])
+                    totals[t.name][k].append(reached[k])
                 cells.append(" / ".join(str(r) if r is not None else f">{limit}" for r in reached)
                              + (f" ({used} assisted, {per * 1000:.0f} ms each)" if t is not BrushFill else ""))
             print(f"| {folder} | {Path(sample.key).name} | " + " | ".join(cells) + " |", flush=True)
-    print("| **mean** (not reached = limit+1) | | " + " | ".join(
-        " / ".join(f"{statistics.mean(v):.1f}" for v in totals[t.name]) for t in tools) + " |")
-    base = [statistics.mean(v) for v in totals[BrushFill.name]]
-    for t in tools[1:]:
-        own = [statistics.mean(v) for v in totals[t.name]]
-        print(f"{t.name}: {base[0] / own[0]:.1f}x / {base[1] / own[1]:.1f}x fewer interactions than brush + fill "
-              "(at 0.85 / 0.90)")
+        means = {name: [statistics.mean(limit + 1 if r is None else r for r in v) for v in per_target]
+                 for name, per_target in totals.items()}
+        summary.append(f"| {folder} | **mean** (not reached = {limit + 1}) | " + " | ".join(
+            " / ".join(f"{m:.1f}" for m in means[t.name]) for t in tools) + " |")
+        summary.append(f"| {folder} | images not reached | " + " | ".join(
+            " / ".join(str(sum(r is None for r in v)) for v in totals[t.name]) for t in tools) + " |")
+        if BrushFill.name in means:
+            base = means[BrushFill.name]
+            summary.append(f"| {folder} | brush + fill / tool | " + " | ".join(
+                " / ".join(f"{b / m:.1f}x" for b, m in zip(base, means[t.name])) for t in tools) + " |")
+    print("\n".join(summary))
 
 
 # ---------------------------------------------------------------------------------------------- latency
@@ -402,12 +411,13 @@ def main() -> None:
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-noc", action="store_true")
     parser.add_argument("--freeze-gc", action="store_true", help="gc.freeze() before measuring the gaps")
+    parser.add_argument("--limit", type=int, default=300, help="interactions before a NoC counts as not reached")
+    parser.add_argument("--tools", nargs="+", choices=[t.name for t in TOOLS], help="NoC for these tools only")
     args = parser.parse_args()
     if not args.skip_latency:
         latency(args.strokes, args.freeze_gc)
     if not args.skip_noc:
-        noc_table(args.images, {t: 300 for t in ("brush + fill", "scribble classifier", "superpixel brush",
-                                                  "watershed")})
+        noc_table(args.images, args.limit, args.tools)
 
 
 if __name__ == "__main__":

@@ -111,7 +111,8 @@ def write_scenes(out: Path, n: int, h: int = 180, w: int = 240, seed: int = 0, t
             image, mask = scene(rng, h, w)
             cv2.imwrite(str(out / images / f"scene_{offset + i:05d}.png"), image)
             cv2.imwrite(str(out / masks / f"scene_{offset + i:05d}.png"), mask)
-    (out / "classes.csv").write_text("index,name\n" + "".join(f"{i},{c}\n" for i, c in enumerate(CLASSES)))
+    (out / "classes.csv").write_text("index,name,r,g,b\n" + "".join(
+        f"{i},{c},{b},{g},{r}\n" for i, (c, (b, g, r)) in enumerate(zip(CLASSES, _BASE.values()))))
     return out
 
 

@@ -23,6 +23,7 @@ DESIGN_FLAGS |= {"--split-rule"}  # issue 16 item 6: how val is drawn (core/spli
 DESIGN_FLAGS |= {"--augment-policy"}  # issue 16: augmentation that respects the data
 DESIGN_FLAGS |= {"--minutes", "--lr-schedule"}  # issue 16 item 2: a time budget, the learning-rate schedule
 DESIGN_FLAGS |= {"--rare-crops"}  # issue 16 item 5: crops placed on rare-class pixels
+DESIGN_FLAGS |= {"--precision"}  # issue 16 item 1: mixed bfloat16 (ml/precision.py)
 
 
 @dataclasses.dataclass

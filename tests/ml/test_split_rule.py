@@ -86,3 +86,17 @@ def test_the_dataset_browser_shows_the_split_a_new_training_run_draws(data):
                                                     split_rule=config.split_rule).samples}
     assert config.split_rule == "sequence" and shown == trained
     assert sorted(k for k, s in shown.items() if s == "val") == _val_keys("sequence")
+
+
+def test_a_resumed_run_keeps_its_parents_split(data, tmp_path):
+    """Resuming on the parent's dataset with another fraction, seed or rule would validate on images the parent
+    trained on; the resumed run draws (and records) the parent's split instead."""
+    from seg_desktop.ml.config import TrainConfig
+    from seg_desktop.ml.train import train
+
+    tiny = dict(data=str(data), model="unet", epochs=1, size=(32, 32), batch=4, base_filters=4, min_epoch_images=0)
+    parent = train(TrainConfig(**tiny, out=str(tmp_path / "parent"), val_split=0.25, seed=0, split_rule="name"))
+    child = train(TrainConfig(**tiny, out=str(tmp_path / "child"), resume=str(parent.folder), val_split=0.5,
+                              seed=3, split_rule="sequence"))
+    recorded = json.loads((child.folder / "config.json").read_text())
+    assert (recorded["val_split"], recorded["seed"], recorded["split_rule"]) == (0.25, 0, "name")

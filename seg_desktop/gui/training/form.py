@@ -3,8 +3,9 @@
 Every setting with form=True becomes one widget (choice: combo box, int/float: spin box, bool: check box, size:
 line edit) named `<short>_<combo|spin|check|edit>`, with its label, help as tooltip, range and default; it is read
 into a TrainConfig, remembered in QSettings under the field's name and enabled by its `when` rule (while it is
-off the setting keeps its default), all by the same loop. Adding a setting to TrainConfig adds it here and to `seg-desktop train` without an edit in this file. Two
-choices are the form's own: "Start from" (fills the `path` settings of START_FROM) and "Separate process".
+off the setting keeps its default), all by the same loop. Adding a setting to TrainConfig adds it here and to
+`seg-desktop train` without an edit in this file. Two choices are the form's own: "Start from" (fills the `path`
+settings of START_FROM) and "Separate process".
 """
 
 from __future__ import annotations
