@@ -11,8 +11,11 @@ so validation and checkpoints, which the bare fit does not do, are left out. The
 round by round, so a busy moment of the shared machine hits them alike; each figure is the median over rounds
 of the best epoch, and each ratio is taken within a round.
 
+With --threads, the bare float32 UNet is also measured under TensorFlow's thread settings (intra-op, inter-op:
+0 means TensorFlow's choice, one per core), each in its own process since they are fixed at start-up.
+
 Run with the project's Python (not collected by pytest):  .venv/bin/python tests/benchmarks/bench_trainer.py
-Options: --rounds N (default 3), --epochs N per measurement (default 3), --size N, --quick.
+Options: --rounds N (default 3), --epochs N per measurement (default 3), --size N, --quick, --threads.
 """
 
 from __future__ import annotations
@@ -98,8 +101,43 @@ def bare(x: np.ndarray, y: np.ndarray, model: str, precision: str, jit: bool, ep
     return _best_epoch(timer.epochs)
 
 
+THREADS = ((0, 0), (1, 1), (2, 1), (1, 2), (4, 2))
+
+
+def _threads_child(intra: int, inter: int, size: int, steps: int, epochs: int) -> None:
+    """In a fresh process: the bare float32 UNet's images/s under these thread settings (printed)."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(intra)
+    tf.config.threading.set_inter_op_parallelism_threads(inter)
+    rng = np.random.default_rng(0)
+    x = rng.random((steps * BATCH, size, size, 3), dtype=np.float32)
+    y = rng.integers(0, 5, (steps * BATCH, size, size)).astype(np.int32)
+    print(f"RATE {bare(x, y, 'unet', 'float32', False, epochs, 5):.2f}")
+
+
+def _threads(args: argparse.Namespace) -> None:
+    import subprocess
+
+    rates: dict[tuple[int, int], list[float]] = {t: [] for t in THREADS}
+    for _ in range(args.rounds):
+        for intra, inter in THREADS:
+            done = subprocess.run([sys.executable, __file__, "--child-threads", f"{intra},{inter}", "--size",
+                                   str(args.size), "--steps", str(args.steps), "--epochs", str(args.epochs)],
+                                  capture_output=True, text=True)
+            line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RATE ")), "RATE nan")
+            rates[(intra, inter)].append(float(line.split()[1]))
+    print("\nthreads (intra-op, inter-op) -> bare float32 UNet img/s, median of rounds, and ratio to TensorFlow's "
+          "default (0, 0) within each round")
+    for t, values in rates.items():
+        ratio = statistics.median(v / d for v, d in zip(values, rates[(0, 0)]))
+        print(f"  {t}: {statistics.median(values):6.1f}  x{ratio:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", action="store_true", help="measure thread settings only")
+    parser.add_argument("--child-threads", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--size", type=int, default=128)
@@ -108,6 +146,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.size, args.rounds, args.steps = 64, 2, 6
+    if args.child_threads:
+        _threads_child(*(int(v) for v in args.child_threads.split(",")), args.size, args.steps, args.epochs)
+        return
+    if args.threads:
+        _threads(args)
+        return
     work = Path(tempfile.mkdtemp(prefix="bench-trainer-"))
     data = make_sample_dataset(work / "data", n=args.steps * BATCH // 2, size=args.size)
     dataset = open_dataset(data, val_fraction=0.1)

@@ -149,8 +149,8 @@ def test_collect_regions_reads_each_key_and_uses_uncertainty_without_truth():
 
 
 def test_scribble_classifier_smoothing_removes_speckle_islands():
-    """The probabilities are smoothed before the arg-max: the raw forest leaves islands of a few pixels in
-    noisy texture (each one more correction for a labeller); the default smoothing leaves far fewer."""
+    """The raw forest leaves islands of a few pixels in noisy texture (each one more correction for a labeller);
+    by default they take the class of the smoothed probabilities, so far fewer are left."""
     import cv2
 
     image, truth = two_textures(96, 128, seed=3)
@@ -166,3 +166,15 @@ def test_scribble_classifier_smoothing_removes_speckle_islands():
     assert islands(smooth) < islands(raw)
     assert (smooth == truth).mean() >= (raw == truth).mean() - 0.01
     assert (smooth[scribbles >= 0] == scribbles[scribbles >= 0]).all()  # scribbled pixels keep their class
+
+
+def test_small_regions_are_the_islands_below_the_area_of_any_class():
+    from seg_desktop.core.assist.scribble import _small_regions
+
+    labels = np.zeros((20, 30), np.uint8)
+    labels[:, 15:] = 1
+    labels[2:4, 2:4] = 2  # a 4-pixel island of class 2
+    labels[10:13, 20:23] = 0  # a 9-pixel island of class 0 inside class 1
+    small = _small_regions(labels, 10)
+    assert small.sum() == 4 + 9 and small[2, 2] and small[11, 21]
+    assert not _small_regions(labels, 4).any()  # strictly smaller than the area
