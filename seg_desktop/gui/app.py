@@ -7,7 +7,6 @@ on screen at once even for a large folder.
 from __future__ import annotations
 
 import gc
-
 import sys
 from pathlib import Path
 
