@@ -168,10 +168,10 @@ def class_weights(scheme: str, class_pixels: np.ndarray, image_pixels: np.ndarra
     median = median_frequency_weights(class_pixels, image_pixels)
     if scheme == "median":
         return median.astype(np.float32)
-    present = np.asarray(class_pixels) > 0
     if scheme == "sqrt-median":
         weights = np.sqrt(median)
     elif scheme == "enet":
+        present = np.asarray(class_pixels) > 0
         share = np.asarray(class_pixels, np.float64) / max(1, int(np.sum(class_pixels)))
         weights = np.where(present, 1.0 / np.log(ENET_C + share), 0.0)
         if present.any():
