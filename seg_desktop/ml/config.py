@@ -157,12 +157,12 @@ class TrainConfig:
     base_filters: int = _setting(32, label="Base filters", kind="int", low=1, form_high=256, short="filters",
                                  flag="--base-filters", when=("model", "unet"), architecture=True,
                                  help="UNet channels of the first level; 64 is the paper's ~31M-parameter model")
-    width: float = _setting(0.5, label="Width", kind="float", low=0, open_low=True, form_low=0.03, form_high=2.0,
+    width: float = _setting(0.25, label="Width", kind="float", low=0, open_low=True, form_low=0.03, form_high=2.0,
                             decimals=3, step=0.125, flag="--width", when=("model", "segnet"), architecture=True,
                             help="SegNet channel multiplier; 1.0 is the paper's ~29.5M-parameter model")
     loss: str = _setting("ce+dice", label="Loss", kind="choice", choices=LOSS_CHOICES, flag="--loss",
                          help="training loss")
-    class_weights: str = _setting("none", label="Class weights", kind="choice", choices=WEIGHT_CHOICES,
+    class_weights: str = _setting("sqrt-median", label="Class weights", kind="choice", choices=WEIGHT_CHOICES,
                                   short="weights", flag="--class-weights",
                                   help="per-class loss weights (median: median frequency balancing; sqrt-median "
                                        "and enet: tempered, at most 10 times the median class's)")
@@ -218,7 +218,7 @@ class TrainConfig:
     strategy: str = _setting("auto", label="Strategy", kind="choice", choices=STRATEGY_CHOICES, flag="--strategy",
                              form=False, help="tf.distribute strategy")
     # ml/precision.py; a run records the resolved precision, never "auto"
-    precision: str = _setting("float32", label="Precision", kind="choice", choices=PRECISION_CHOICES, pace=True,
+    precision: str = _setting("auto", label="Precision", kind="choice", choices=PRECISION_CHOICES, pace=True,
                               flag="--precision", form=False, legacy="float32",
                               help="float32, or mixed bfloat16 (bfloat16 compute, float32 weights; auto: "
                                    "bfloat16 where the processor computes it natively)")
