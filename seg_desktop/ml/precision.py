@@ -76,5 +76,8 @@ class Float32Saver:
         if self._twin is None:
             with policy("float32"):
                 self._twin = self._build()
+            # the training model's optimizer (the same object), so the checkpoint carries its state (step count,
+            # moments) as a float32 run's does; its variables line up with the twin's, being the same network's
+            self._twin.compile(optimizer=model.optimizer, loss=model.loss)
         self._twin.set_weights(model.get_weights())
         self._save(self._twin, path)

@@ -12,7 +12,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 from seg_desktop.core.dataset import open_dataset  # noqa: E402
 from seg_desktop.core.predictions import PredictionCache  # noqa: E402
 from seg_desktop.gui.editor import MaskEditor  # noqa: E402
-from seg_desktop.gui.review import ReviewPanel  # noqa: E402
+from seg_desktop.gui.review import MARGIN, ReviewPanel  # noqa: E402
 from seg_desktop.gui.session import AnnotationSession  # noqa: E402
 
 # (key index, box y0, x0, size): regions of 20x20=400, 12x12=144 and 8x8=64 px in three different images
@@ -86,7 +86,10 @@ def test_review_queue_visits_regions_in_rank_order_and_accepts_inside_only(qtbot
     visible = editor.view.mapToScene(editor.view.viewport().rect()).boundingRect()
     y0, x0, y1, x1 = panel.regions[-1].bbox
     assert visible.contains(x0, y0) and visible.contains(x1 - 1, y1 - 1)  # zoomed to show the region
-    assert min(visible.width(), visible.height()) < 60  # … and zoomed in: the 64 px image does not fit
+    # … and zoomed to it, not to the image: the region with its margin fills the viewport along one side (whatever
+    # the viewport's aspect, which decides the other side)
+    fill = min(visible.width() / (x1 - x0 + 2 * MARGIN), visible.height() / (y1 - y0 + 2 * MARGIN))
+    assert 0.95 < fill < 1.1
 
 
 def test_review_needs_current_predictions(qtbot, sample_folder, tmp_path):
