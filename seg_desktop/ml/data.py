@@ -146,15 +146,11 @@ def choose_policy(config: TrainConfig, source: Source) -> tuple[TrainConfig, str
 
 
 def _some_masks(source: Source, limit: int) -> Iterator[np.ndarray]:
-    """Up to `limit` masks spread evenly over the source (unreadable ones skipped); a stream reads only those."""
+    """Up to `limit` readable masks spread evenly over the source; a stream reads only those."""
     for i in np.unique(np.linspace(0, len(source) - 1, min(len(source), limit)).round().astype(int)):
-        if isinstance(source, Arrays):
-            yield source.masks[i]
-            continue
-        try:
-            yield source.dataset.read_mask(source.samples[i])
-        except DatasetError:
-            continue
+        mask = source.mask(int(i))
+        if mask is not None:
+            yield mask
 
 
 def augmenter(ignore_index: int | None, seed: int,

@@ -34,21 +34,21 @@ from ..core.writeguard import claim_run_folder, release_run_folder  # noqa: E402
 from . import models  # noqa: E402
 from .callbacks import EpochRecorder, Progress, State, remove_stale_temporaries, save_atomically  # noqa: E402
 from .config import TrainConfig, architecture_fields  # noqa: E402
-
-# A run resumed on its parent's dataset draws the parent's split: with another fraction, seed or rule some of its
-# validation images would be images the parent trained on, and its scores would flatter.
-SPLIT_FIELDS = ("val_split", "seed", "split_rule")
 from .config_file import load_config  # noqa: E402
 from .data import choose_policy, steps_per_epoch, train_dataset  # noqa: E402
 from .distribute import describe, fit_across_workers, is_chief, select_strategy  # noqa: E402
 from .errors import TrainingError, user_message  # noqa: E402
 from .inputs import RARE_POINTS, Stream, class_census, prepare_inputs, split_samples  # noqa: E402
 from .listener import TrainListener  # noqa: E402
+from .losses import SegmentationLoss, class_weights  # noqa: E402
 from .precision import Float32Saver, policy, with_precision  # noqa: E402
 from .precision import resolve as resolve_precision  # noqa: E402
-from .losses import SegmentationLoss, class_weights  # noqa: E402
 from .runs import best_val_mean_iou, new_run_dir, read_history, runs_dir, write_history  # noqa: E402
 from .schedule import resolved, schedule_parts  # noqa: E402
+
+# A run resumed on its parent's dataset draws the parent's split: with another fraction, seed or rule some of its
+# validation images would be images the parent trained on, and its scores would flatter.
+SPLIT_FIELDS = ("val_split", "seed", "split_rule")
 
 # Gradient norm clipping: SegNet from scratch (no skip connections) sometimes stalls or jumps in its first epochs
 # at Adam's default rate; clipping made three seeds on the sample data land within 0.01 val mIoU of each other
@@ -271,7 +271,7 @@ def _same_folder(a: str, b: str) -> bool:
 
 def _in_place(config: TrainConfig, run_dir: Path) -> bool:
     """Whether a resumed run writes into its parent's own folder (continuing it) rather than a new one."""
-    return bool(config.resume) and run_dir.resolve() == Path(config.resume).expanduser().resolve()
+    return bool(config.resume) and _same_folder(str(run_dir), config.resume)
 
 
 def _model(config: TrainConfig, parent: TrainConfig | None) -> tuple[keras.Model, Callable[[], keras.Model]]:
@@ -279,8 +279,8 @@ def _model(config: TrainConfig, parent: TrainConfig | None) -> tuple[keras.Model
     a builder of the same network without weights, for ml.precision's float32 twin)."""
     options = {"unet": {"base_filters": config.base_filters}, "segnet": {"width": config.width}}[config.model]
 
-    def build() -> keras.Model:
-        return models.build_model(config.model, config.num_classes, (None, None, 3), **options)
+    def build(**extra) -> keras.Model:
+        return models.build_model(config.model, config.num_classes, (None, None, 3), **options, **extra)
 
     if parent is not None:
         folder = Path(config.resume).expanduser()
@@ -297,7 +297,7 @@ def _model(config: TrainConfig, parent: TrainConfig | None) -> tuple[keras.Model
     encoder = {"encoder_weights": config.encoder_weights} if config.encoder_weights else {}
     try:
         with policy(config.precision):
-            return models.build_model(config.model, config.num_classes, (None, None, 3), **options, **encoder), build
+            return build(**encoder), build
     except FileNotFoundError as exc:
         raise ValueError(str(exc)) from None
 

@@ -121,11 +121,8 @@ def _evaluate(out: Path, data: Path, split: str) -> dict:
 
 
 def _per_class(metrics: dict) -> dict[str, float]:
-    """class name -> IoU from a metrics.json (whatever shape its per-class part has)."""
-    per = metrics.get("per_class") or metrics.get("classes") or {}
-    if isinstance(per, list):
-        return {str(c.get("name", i)): c.get("iou") for i, c in enumerate(per) if c.get("iou") is not None}
-    return {str(k): (v.get("iou") if isinstance(v, dict) else v) for k, v in per.items()}
+    """class name -> IoU from a metrics.json / `evaluate --json` result ("per_class": {name: {"iou", "dice"}})."""
+    return {name: scores["iou"] for name, scores in metrics.get("per_class", {}).items()}
 
 
 def main() -> None:
